@@ -1,0 +1,55 @@
+# A thin wrapper around CMake: `make run` and `make test` are all a newcomer needs.
+BUILD     ?= build
+ASAN_BUILD ?= build-asan
+LISTEN    ?= 127.0.0.1:6000
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Debian packages the build, the tests and the benchmarks need.
+DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
+  liblua5.4-dev lua5.4 lua-cjson-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev \
+  libjansson-dev libexpat1-dev libedit-dev libcmocka-dev \
+  nginx wrk procps time
+
+.PHONY: all deps build run test bench asan asan-test clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "podgym: installing Debian packages:$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing \
+	      || { echo "podgym: apt-get install failed"; exit 1; }; \
+	  else \
+	    echo "podgym: missing Debian packages; run as root:"; \
+	    echo "  apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/podgym serve --listen $(LISTEN)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	python3 tests/bench/run.py --build $(BUILD)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPODGYM_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+asan-test: asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,25 @@
+/* engine.h: what one podgym process holds, shared by every thread. */
+#ifndef PG_ENGINE_H
+#define PG_ENGINE_H
+
+#include "backend.h"
+#include "config.h"
+
+struct pg_shared;
+struct smp_manager;
+struct rt_runtime;
+
+typedef struct pg_engine {
+    pg_config cfg;
+    pg_backend *backend;            /* owned */
+    struct pg_shared *shared;       /* the `shared` dict, owned */
+    struct smp_manager *sampler;    /* sampling jobs, owned */
+    struct rt_runtime *rt;          /* Lua runtime (bindings/), owned */
+    double started;                 /* epoch s */
+    int interactive;                /* repl/run with stderr on a terminal: live progress lines */
+} pg_engine;
+
+/* Create the backend named by cfg->backend. */
+pg_backend *pg_backend_open(const pg_config *cfg, pg_err *e);
+
+#endif

@@ -1,0 +1,67 @@
+/* http.h: the libmicrohttpd front end. Plain C: it parses requests, limits
+ * bodies, and hands each complete request to one handler callback (the Lua
+ * route table lives in bindings/). One thread per connection, so a handler
+ * that waits 90 s for pods blocks nobody else. */
+#ifndef PG_HTTP_H
+#define PG_HTTP_H
+
+#include <stddef.h>
+
+typedef struct http_server http_server;
+typedef struct http_req http_req;
+
+typedef struct http_header {
+    char *name;
+    char *value;
+} http_header;
+
+typedef struct http_resp {
+    int status;
+    char *body;                 /* malloc'ed; the server takes ownership */
+    size_t len;
+    const char *content_type;   /* static string; default application/json */
+    http_header *headers;       /* malloc'ed name/value pairs, owned by the server */
+    size_t nheaders;
+} http_resp;
+
+/* Called once per complete request, on the connection's thread. */
+typedef void (*http_handler)(void *ud, http_req *req, http_resp *resp);
+
+typedef struct http_opts {
+    const char *host;           /* "127.0.0.1", "0.0.0.0", "::1", ... */
+    int port;                   /* 0 = any free port */
+    long body_bytes;            /* larger bodies get 413 */
+    int connections;            /* connection limit */
+    int timeout_s;              /* idle connection timeout */
+    const char *token;          /* non-GET routes need "Bearer <token>" when set */
+    http_handler handler;
+    void *ud;
+} http_opts;
+
+http_server *http_start(const http_opts *o, char *err, size_t errlen);
+int http_port(const http_server *s);
+void http_stop(http_server *s);
+
+/* Request accessors, valid during the handler call. */
+const char *http_method(const http_req *r);
+const char *http_path(const http_req *r);       /* without the query string, percent-decoded */
+const char *http_body(const http_req *r, size_t *len);
+const char *http_header_get(const http_req *r, const char *name);
+/* Iterate headers (kind 0) or query arguments (kind 1); stop when fn returns non-zero. */
+typedef int (*http_kv_fn)(void *ud, const char *k, const char *v);
+void http_each(const http_req *r, int kind, http_kv_fn fn, void *ud);
+enum { HTTP_HEADERS = 0, HTTP_QUERY = 1 };
+
+/* Response helpers: set the body (copied) and add headers (copied). */
+int http_resp_set(http_resp *resp, int status, const char *ctype, const char *body, size_t len);
+int http_resp_header(http_resp *resp, const char *name, const char *value);
+/* {"error":{"code":...,"message":...}} with JSON escaping. */
+int http_resp_error(http_resp *resp, int status, const char *code, const char *message);
+
+/* Append s to buf as a JSON string literal (with quotes). Returns bytes needed. */
+size_t http_json_quote(char *buf, size_t n, const char *s);
+
+/* Constant-time comparison of an Authorization header with "Bearer <token>". */
+int http_token_ok(const char *authorization, const char *token);
+
+#endif
