@@ -1,0 +1,11 @@
+# Turn each Lua file given in FILES into a C array in OUT.
+string(REPLACE "|" ";" FILES "${FILES}")
+file(WRITE ${OUT} "/* generated from the files in bindings/lua: do not edit */\n")
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  math(EXPR len "${hexlen} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${hex}")
+  file(APPEND ${OUT} "static const char lua_${name}[] = {${body}0};\nstatic const unsigned lua_${name}_len = ${len};\n")
+endforeach()

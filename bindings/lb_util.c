@@ -1,0 +1,140 @@
+/* lb_util.c: helpers shared by every binding file (lb.h). */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lb.h"
+#include "runtime_priv.h"
+
+pg_engine *lb_engine(lua_State *L) {
+    rt_state *s = *(rt_state **)lua_getextraspace(L);
+    return s ? s->eng : NULL;
+}
+
+void lb_push_err(lua_State *L, const pg_err *e) {
+    lua_createtable(L, 0, 3);                       /* [err] */
+    lua_pushstring(L, e->code[0] ? e->code : "error");
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, e->message);
+    lua_setfield(L, -2, "message");
+    lua_pushinteger(L, e->status ? e->status : 500);
+    lua_setfield(L, -2, "status");
+}
+
+int lb_fail(lua_State *L, const pg_err *e) {
+    lua_pushnil(L);
+    lb_push_err(L, e);                              /* [nil, err] */
+    return 2;
+}
+
+void lb_set_fields(lua_State *L, int idx, const void *obj, const lb_field *f) {
+    idx = lua_absindex(L, idx);
+    const char *base = obj;
+    for (; f->name; f++) {
+        const void *p = base + f->off;
+        switch (f->type) {
+        case LB_INT: lua_pushinteger(L, *(const int *)p); break;
+        case LB_I64: lua_pushinteger(L, (lua_Integer) * (const int64_t *)p); break;
+        case LB_NUM: lua_pushnumber(L, *(const double *)p); break;
+        case LB_BOOL: lua_pushboolean(L, *(const int *)p); break;
+        case LB_STR: lua_pushstring(L, (const char *)p); break;
+        case LB_STRP:
+            if (*(const char *const *)p) lua_pushstring(L, *(const char *const *)p);
+            else lua_pushnil(L);
+            break;
+        }
+        lua_setfield(L, idx, f->name);
+    }
+}
+
+void lb_push_fields(lua_State *L, const void *obj, const lb_field *fields) {
+    int n = 0;
+    for (const lb_field *f = fields; f->name; f++) n++;
+    lua_createtable(L, 0, n);                       /* [t] */
+    lb_set_fields(L, -1, obj, fields);
+}
+
+static int getfield(lua_State *L, int idx, const char *k) {
+    if (lua_isnoneornil(L, idx)) return LUA_TNIL;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    return lua_getfield(L, idx, k);                 /* [v] */
+}
+
+double lb_optnumfield(lua_State *L, int idx, const char *k, double def) {
+    idx = lua_absindex(L, idx);
+    int t = getfield(L, idx, k);
+    if (t == LUA_TNIL) {
+        if (!lua_isnoneornil(L, idx)) lua_pop(L, 1);
+        return def;
+    }
+    int ok;
+    double v = lua_tonumberx(L, -1, &ok);
+    lua_pop(L, 1);
+    if (!ok) luaL_error(L, "option '%s' must be a number", k);
+    return v;
+}
+
+lua_Integer lb_optintfield(lua_State *L, int idx, const char *k, lua_Integer def) {
+    idx = lua_absindex(L, idx);
+    int t = getfield(L, idx, k);
+    if (t == LUA_TNIL) {
+        if (!lua_isnoneornil(L, idx)) lua_pop(L, 1);
+        return def;
+    }
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    lua_pop(L, 1);
+    if (!ok) luaL_error(L, "option '%s' must be an integer", k);
+    return v;
+}
+
+/* The returned string stays valid while the options table is alive. */
+const char *lb_optstrfield(lua_State *L, int idx, const char *k, const char *def) {
+    idx = lua_absindex(L, idx);
+    int t = getfield(L, idx, k);
+    if (t == LUA_TNIL) {
+        if (!lua_isnoneornil(L, idx)) lua_pop(L, 1);
+        return def;
+    }
+    if (t != LUA_TSTRING) luaL_error(L, "option '%s' must be a string", k);
+    const char *v = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+int lb_optboolfield(lua_State *L, int idx, const char *k, int def) {
+    idx = lua_absindex(L, idx);
+    int t = getfield(L, idx, k);
+    if (t == LUA_TNIL) {
+        if (!lua_isnoneornil(L, idx)) lua_pop(L, 1);
+        return def;
+    }
+    if (t != LUA_TBOOLEAN) luaL_error(L, "option '%s' must be a boolean", k);
+    int v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+int lb_progress_enabled(lua_State *L) {
+    pg_engine *eng = lb_engine(L);
+    return eng && eng->interactive;
+}
+
+void lb_progress(lua_State *L, const char *fmt, ...) {
+    if (!lb_progress_enabled(L)) return;
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+}
+
+void lb_progress_done(lua_State *L) {
+    if (!lb_progress_enabled(L)) return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+}

@@ -1,0 +1,61 @@
+-- prelude.lua: runs first in every Lua state, before any script.
+-- Argument: true for route/policy states (sandboxed), false for repl/run.
+-- Returns the metatable of request objects.
+local sandboxed = ...
+local json = require "json"
+
+-- lua-cjson 2.1 encodes every empty table as {}. json.array(t) marks a list
+-- that must stay a JSON array even when empty.
+local EMPTY = "\0podgym:empty-array\0"
+local EMPTY_JSON = '"\\u0000podgym:empty-array\\u0000"'
+local raw_encode = json.encode
+function json.array(t)
+  if t == nil or next(t) == nil then return EMPTY end
+  return t
+end
+function json.encode(v)
+  local s = raw_encode(v)
+  if s:find(EMPTY_JSON, 1, true) then s = s:gsub(EMPTY_JSON:gsub("%p", "%%%0"), "[]") end
+  return s
+end
+
+local REQ = {}
+REQ.__index = REQ
+
+local function bad_json(message)
+  error({ status = 400, code = "bad_json", message = message }, 0)
+end
+
+--- req:json(): the body decoded as JSON; a missing or malformed body is a 400.
+function REQ:json()
+  local cached = rawget(self, "_json")
+  if cached ~= nil then return cached end
+  local body = self.body
+  if body == nil or body == "" then bad_json("request body is empty; JSON expected") end
+  local ok, v = pcall(json.decode, body)
+  if not ok then bad_json("request body is not valid JSON: " .. tostring(v)) end
+  rawset(self, "_json", v)
+  return v
+end
+
+if sandboxed then
+  os = {
+    time = os.time, clock = os.clock, date = os.date,
+    difftime = os.difftime, getenv = os.getenv,
+  }
+  io = nil
+  dofile, loadfile = nil, nil
+  string.dump = nil
+  debug = { traceback = debug.traceback }
+  package.loadlib = nil
+  package.path, package.cpath = "", ""
+
+  local rawload = load
+  -- text chunks only: no binary chunks in scripts
+  load = function(chunk, name, mode, ...)
+    if select("#", ...) > 0 then return rawload(chunk, name, "t", ...) end
+    return rawload(chunk, name, "t")
+  end
+end
+
+return REQ

@@ -1,0 +1,10 @@
+/* serve.h: the HTTP handler that runs Lua routes (http_handler signature). */
+#ifndef PG_SERVE_H
+#define PG_SERVE_H
+
+#include "http.h"
+
+/* ud is the pg_engine. */
+void pg_serve_request(void *ud, http_req *req, http_resp *resp);
+
+#endif
