@@ -142,6 +142,18 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, http_resp *r) {
     return ret;
 }
 
+/* A query key or value with an embedded NUL (%00) would reach the routes
+ * cut short into a different, valid-looking value: refuse the request. */
+static enum MHD_Result nul_cb(void *cls, enum MHD_ValueKind kind, const char *k, size_t kn,
+                              const char *v, size_t vn) {
+    (void)kind;
+    if (strlen(k) != kn || (v && strlen(v) != vn)) {
+        *(int *)cls = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
@@ -179,7 +191,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req->method = method;
     req->path = url;
     http_resp resp = { .status = 500 };
-    if (req->too_large) {
+    int nul = 0;
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, nul_cb, &nul);
+    if (nul) {
+        http_resp_error(&resp, 400, "bad_query", "a query parameter contains a NUL character");
+    } else if (req->too_large) {
         char msg[128];
         snprintf(msg, sizeof msg, "request body larger than %ld bytes", s->o.body_bytes);
         http_resp_error(&resp, 413, "body_too_large", msg);
