@@ -1,0 +1,173 @@
+-- ops.lua: the cluster operations the routes share: bounded, serialized
+-- scaling with a wait, pruning, and the configured load test. The rules
+-- themselves come from scaling.lua, pruning.lua and reward.lua.
+local k8s = require "k8s"
+local data = require "data"
+local engine = require "engine"
+local jmeter = require "jmeter"
+local json = require "json"
+local podview = require "podview"
+
+local check = podview.check
+local M = {}
+
+local function bad_policy(file, message)
+  error({ status = 500, code = "bad_policy", message = "policies/" .. file .. ": " .. message }, 0)
+end
+
+--- The scaling bounds, checked: min, max, step, timeout_s.
+function M.bounds()
+  local s = require "scaling"
+  if type(s) ~= "table" then bad_policy("scaling.lua", "must return a table") end
+  local min, max, step = s.min, s.max, s.step or 1
+  local timeout = s.timeout_s or 90
+  if math.type(min) ~= "integer" or math.type(max) ~= "integer" or math.type(step) ~= "integer" then
+    bad_policy("scaling.lua", "min, max and step must be integers")
+  end
+  if min < 0 or min > max then
+    bad_policy("scaling.lua", string.format("bounds min = %d, max = %d are not a range", min, max))
+  end
+  if step < 1 then bad_policy("scaling.lua", "step must be at least 1") end
+  if type(timeout) ~= "number" or timeout <= 0 then bad_policy("scaling.lua", "timeout_s must be > 0") end
+  return min, max, step, timeout
+end
+
+--- Scale to `target` (already within bounds) and wait until that many pods
+-- are ready. Serialized process-wide. Returns the seed's timing fields plus
+-- from/to/scaled/reason. A wait timeout raises a 504 carrying the state.
+local function scale_locked(target_of)
+  local min, max, _, timeout = M.bounds()
+  local from = check(k8s.replicas())
+  local to, reason = target_of(from, min, max)
+  local start = k8s.now()
+  local out = { from = from, to = to, scaled = false, start_time = start }
+  if reason then
+    out.reason = reason
+    out.finish_time, out.time_spent_sec = start, 0
+    return out
+  end
+  if to ~= from then check(k8s.scale(to)) end
+  local _, err = k8s.wait { ready = to, settled = false, timeout = timeout }
+  out.finish_time = k8s.now()
+  out.time_spent_sec = out.finish_time - start
+  if err then
+    err.from, err.to = from, to
+    err.start_time, err.finish_time, err.time_spent_sec = start, out.finish_time, out.time_spent_sec
+    local ok, view = pcall(podview.view)
+    if ok then err.pods = view end
+    error(err, 0)
+  end
+  out.scaled = to ~= from
+  if not out.scaled then out.reason = "already at " .. to end
+  return out
+end
+
+--- Scale by delta pods (the policy's step, signed), within the bounds.
+function M.scale_by(sign)
+  return data.locked("scale", scale_locked, function(from, min, max)
+    local _, _, step = M.bounds()
+    local to = from + sign * step
+    if to > max then
+      if from >= max then return from, string.format("at the maximum of %d pods", max) end
+      to = max
+    elseif to < min then
+      if from <= min then return from, string.format("at the minimum of %d pods", min) end
+      to = min
+    end
+    return to
+  end)
+end
+
+--- Scale to exactly n pods; n outside the bounds is a 422 with min and max.
+function M.scale_to(n)
+  return data.locked("scale", scale_locked, function(_, min, max)
+    if n < min or n > max then
+      error({ status = 422, code = "out_of_bounds",
+              message = string.format("pod count %s is outside [%d, %d]", tostring(n), min, max),
+              min = min, max = max }, 0)
+    end
+    return n
+  end)
+end
+
+--- Prune pods in unsatisfactory states (policies/pruning.lua), set replicas
+-- to the healthy count (never below the minimum) and wait until converged.
+function M.prune()
+  local pruning = require "pruning"
+  if type(pruning) ~= "table" or type(pruning.unsatisfactory) ~= "function" then
+    bad_policy("pruning.lua", "must return a table with unsatisfactory(pod)")
+  end
+  return data.locked("scale", function()
+    local min, max, _, timeout = M.bounds()
+    local pods = check(k8s.pods())
+    local bad, healthy = {}, 0
+    for _, p in ipairs(pods) do
+      local prune, reason = pruning.unsatisfactory(p)
+      if prune then
+        bad[#bad + 1] = { name = p.name, status = type(reason) == "string" and reason or p.status }
+      elseif not p.deleting then
+        healthy = healthy + 1
+      end
+    end
+    local target = math.max(min, math.min(max, healthy))
+    local start = k8s.now()
+    if target ~= check(k8s.replicas()) then check(k8s.scale(target)) end
+    for _, b in ipairs(bad) do
+      local ok, err = k8s.delete_pod(b.name, { grace = 0 })
+      if not ok and err.status ~= 404 then check(nil, err) end
+    end
+    local _, err = k8s.wait { ready = target, settled = true, timeout = timeout }
+    if err then
+      err.pruned = json.array(bad)
+      error(err, 0)
+    end
+    return bad, target, k8s.now() - start
+  end)
+end
+
+local load_cfg, backend
+--- Run the load test the config names (load.driver) and return its summary.
+function M.loadtest()
+  if not load_cfg then
+    local cfg = engine.config()
+    load_cfg, backend = cfg.load, cfg.backend
+  end
+  local c = load_cfg
+  local driver = c.driver
+  if driver == "auto" then driver = backend == "sim" and "sim" or "native" end
+  local res, err
+  if driver == "jmeter" then
+    res, err = jmeter.run { plan = c.plan }
+  else
+    res, err = jmeter.load {
+      driver = driver,
+      url = c.url ~= "" and c.url or nil,
+      service = c.url == "" or nil,
+      method = c.method,
+      rate = c.rate > 0 and c.rate or nil,
+      duration = c.duration_s,
+      threads = c.threads,
+      loops = c.loops > 0 and c.loops or nil,
+      timeout = c.timeout_s,
+      body = c.body ~= "" and c.body or nil,
+    }
+  end
+  return check(res, err).summary
+end
+
+--- The reward policy applied to a summary: kpis, reward (checked).
+function M.reward(summary, pods)
+  local reward = require "reward"
+  local ok, kpis = pcall(reward.kpis, summary)
+  if not ok or type(kpis) ~= "table" then
+    bad_policy("reward.lua", "kpis() failed: " .. tostring(kpis))
+  end
+  local ok2, r = pcall(reward.reward, kpis, pods)
+  if not ok2 then bad_policy("reward.lua", "reward() failed: " .. tostring(r)) end
+  if math.type(r) == nil or r ~= r or r == math.huge or r == -math.huge then
+    bad_policy("reward.lua", "reward() returned " .. type(r) .. " " .. tostring(r) .. ", not a finite number")
+  end
+  return kpis, r
+end
+
+return M

@@ -1,0 +1,100 @@
+-- podview.lua: the GET /pod view of the target Deployment, shared by the
+-- routes, the sampler's probe and the gym environment.
+--
+-- cpu is in cores and memory in bytes; a percent is usage / request x 100,
+-- rounded to 2 decimals; online_pods counts pods that report metrics;
+-- total_pods counts every pod of the Deployment, whatever its state.
+local k8s = require "k8s"
+local json = require "json"
+
+local M = {}
+
+local function round2(x)
+  return math.floor(x * 100 + 0.5) / 100
+end
+M.round2 = round2
+
+--- Raise the backend failure as the route's JSON error (502/503/504).
+function M.check(value, err)
+  if value == nil then
+    error({ status = err and err.status or 502, code = err and err.code or "backend",
+            message = err and err.message or "backend failed" }, 0)
+  end
+  return value
+end
+local check = M.check
+
+--- The pods, the metrics and the desired count, all read once.
+function M.snapshot()
+  return {
+    pods = check(k8s.pods()),
+    metrics = check(k8s.metrics()),
+    desired = check(k8s.replicas()),
+    now = k8s.now(),
+  }
+end
+
+--- Aggregates only: what the sampler and the gym need.
+function M.system(snap)
+  snap = snap or M.snapshot()
+  local by_name = {}
+  for _, p in ipairs(snap.pods) do by_name[p.name] = p end
+  local cpu, mem, req_cpu, req_mem, online, oldest = 0, 0, 0, 0, 0, nil
+  for _, m in ipairs(snap.metrics) do
+    local p = by_name[m.name]
+    if p then
+      online = online + 1
+      cpu, mem = cpu + m.cpu, mem + m.memory
+      req_cpu, req_mem = req_cpu + p.requests.cpu, req_mem + p.requests.memory
+      if not oldest or m.timestamp < oldest then oldest = m.timestamp end
+    end
+  end
+  local ready = 0
+  for _, p in ipairs(snap.pods) do
+    if p.ready then ready = ready + 1 end
+  end
+  local sys = {
+    cpu_percent = json.null, mem_percent = json.null, online_pods = json.null,
+    total_pods = #snap.pods, ready_pods = ready, desired_pods = snap.desired,
+    metrics_age_s = json.null,
+  }
+  if online > 0 then
+    sys.cpu_percent = req_cpu > 0 and round2(cpu / req_cpu * 100) or json.null
+    sys.mem_percent = req_mem > 0 and round2(mem / req_mem * 100) or json.null
+    sys.online_pods = online
+    sys.metrics_age_s = round2(math.max(0, snap.now - oldest))
+  end
+  return sys
+end
+
+--- The whole GET /pod body: {system = {...}, container = [...], pods = [...]}.
+function M.view(snap)
+  snap = snap or M.snapshot()
+  local by_name = {}
+  for _, p in ipairs(snap.pods) do by_name[p.name] = p end
+  local body = { system = M.system(snap) }
+  local container = {}
+  for _, m in ipairs(snap.metrics) do
+    local p = by_name[m.name]
+    if p then
+      container[#container + 1] = {
+        name = m.name, cpu = m.cpu, mem = m.memory,
+        req_cpu = p.requests.cpu, req_mem = p.requests.memory,
+        cpu_percent = p.requests.cpu > 0 and round2(m.cpu / p.requests.cpu * 100) or json.null,
+        mem_percent = p.requests.memory > 0 and round2(m.memory / p.requests.memory * 100) or json.null,
+        status = p.status, ready = p.ready, restarts = p.restarts,
+        age_s = round2(p.age_s),
+      }
+    end
+  end
+  if #container > 0 then body.container = container end
+  local pods = {}
+  for _, p in ipairs(snap.pods) do
+    pods[#pods + 1] = { name = p.name, status = p.status, ready = p.ready,
+                        restarts = p.restarts, age_s = round2(p.age_s) }
+  end
+  body.pods = json.array(pods)
+  return body
+end
+
+return M

@@ -1,0 +1,130 @@
+-- POST /env/reset and /env/step: a gym-style environment, one request per
+-- RL step. Every step is appended to the episode's CSV under data_dir.
+local data = require "data"
+local engine = require "engine"
+local json = require "json"
+local k8s = require "k8s"
+local ops = require "ops"
+local podview = require "podview"
+local shared = require "shared"
+
+local HEADER = "episode,step,time,cpu_percent,mem_percent,pods,action,next_cpu_percent,next_mem_percent,"
+            .. "next_pods,avg_latency,drop_packet_percentage,total_packet_count,reward,done"
+
+local function env_policy()
+  local env = require "env"
+  if type(env) ~= "table" or math.type(env.max_steps) ~= "integer" or type(env.actions) ~= "table" then
+    error({ status = 500, code = "bad_policy",
+            message = "policies/env.lua: needs max_steps (integer) and actions (table)" }, 0)
+  end
+  return env
+end
+
+local function observe()
+  local sys = podview.system()
+  return { cpu_percent = sys.cpu_percent, mem_percent = sys.mem_percent, pods = sys.ready_pods }
+end
+
+local function body_of(req)
+  if req.body == nil or req.body == "" then return {} end
+  local b = req:json()
+  if type(b) ~= "table" then
+    error({ status = 400, code = "bad_body", message = "the body must be a JSON object" }, 0)
+  end
+  return b
+end
+
+local function int_field(b, key, default)
+  local v = b[key]
+  if v == nil or v == json.null then return default end
+  if math.type(v) ~= "integer" and not (type(v) == "number" and v == math.floor(v) and math.abs(v) < 2^53) then
+    error({ status = 400, code = "bad_" .. key, message = key .. " must be an integer" }, 0)
+  end
+  return math.tointeger(v)
+end
+
+local function csv_num(v)
+  if type(v) ~= "number" then return "" end
+  return string.format("%.6g", v)
+end
+
+local function reset(req)
+  local b = body_of(req)
+  local cfg = engine.config()
+  local min, max = ops.bounds()
+  local pods = int_field(b, "pods", math.max(min, math.min(max, cfg.sim.replicas)))
+  local seed = int_field(b, "seed", cfg.sim.seed)
+  if pods < min or pods > max then
+    error({ status = 422, code = "out_of_bounds",
+            message = string.format("pods %d is outside [%d, %d]", pods, min, max), min = min, max = max }, 0)
+  end
+  if seed < 0 then error({ status = 400, code = "bad_seed", message = "seed must be >= 0" }, 0) end
+  return data.locked("env", function()
+    if k8s.sim then
+      podview.check(k8s.sim.reset { seed = seed, pods = pods })
+    else
+      ops.scale_to(pods)
+    end
+    local episode = podview.check(shared.incr("env.episode", 1, 0))
+    shared.set("env.step", 0)
+    local file = string.format("%s/episode-%d.csv", env_policy().episodes_dir or "episodes", episode)
+    shared.set("env.file", file)
+    return { observation = observe(), episode = episode, file = file, seed = seed, pods = pods }
+  end)
+end
+
+local function step(req)
+  local b = body_of(req)
+  local env = env_policy()
+  local action = b.action
+  if action == nil or action == json.null then
+    error({ status = 400, code = "bad_action", message = "action is required: in, stay or out" }, 0)
+  end
+  if type(action) ~= "string" or not env.actions[action] then
+    error({ status = 400, code = "bad_action",
+            message = "action must be one of \"in\", \"stay\", \"out\"; got " .. json.encode(action) }, 0)
+  end
+  return data.locked("env", function()
+    local file = shared.get("env.file")
+    if not file then
+      error({ status = 409, code = "no_episode", message = "call POST /env/reset first" }, 0)
+    end
+    local before = observe()
+    local delta = env.actions[action]
+    local scaled = delta == 0 and { scaled = false, reason = "stay" } or ops.scale_by(delta)
+    local summary = ops.loadtest()
+    local after = observe()
+    local kpis, reward = ops.reward(summary, after.pods)
+    local n = shared.incr("env.step", 1, 0)
+    local done = n >= env.max_steps
+    local episode = shared.get("env.episode")
+    local row = table.concat({
+      episode, n, string.format("%.3f", k8s.now()), csv_num(before.cpu_percent), csv_num(before.mem_percent),
+      before.pods, action, csv_num(after.cpu_percent), csv_num(after.mem_percent), after.pods,
+      csv_num(kpis.avg_latency), csv_num(kpis.drop_packet_percentage), kpis.total_packet_count,
+      csv_num(reward), done and "1" or "0",
+    }, ",")
+    podview.check(data.append(file, row, HEADER))
+    return {
+      observation = after, reward = reward, kpis = kpis, done = done,
+      info = { episode = episode, step = n, action = action, from = scaled.from, to = scaled.to,
+               scaled = scaled.scaled, reason = scaled.reason },
+    }
+  end)
+end
+
+return {
+  {
+    method = "POST", path = "/env/reset",
+    summary = "Start an episode: {pods, seed} (both optional); returns the first observation",
+    body = { type = "object", properties = { pods = { type = "integer" }, seed = { type = "integer" } } },
+    handler = reset,
+  },
+  {
+    method = "POST", path = "/env/step",
+    summary = "One RL step: {action: in|stay|out} -> observation, reward, kpis, done, info",
+    body = { type = "object", required = { "action" },
+             properties = { action = { type = "string", enum = { "in", "stay", "out" } } } },
+    handler = step,
+  },
+}

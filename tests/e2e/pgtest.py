@@ -1,0 +1,136 @@
+"""Helpers for the end-to-end tests: start the real podgym binary on a free
+loopback port, talk HTTP to it, and clean up. Standard library only."""
+import http.client
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get("PODGYM_BIN") or os.path.join(os.getcwd(), "build", "podgym")
+SRC = os.environ.get("PODGYM_SRC") or os.getcwd()
+
+failures = []
+
+
+def check(cond, what):
+    """Record one assertion; the test exits non-zero at the end if any failed."""
+    if cond:
+        print("ok   - " + what)
+    else:
+        print("FAIL - " + what)
+        failures.append(what)
+    sys.stdout.flush()
+    return cond
+
+
+def done():
+    passed = "%d failed" % len(failures)
+    print(passed if failures else "all checks passed")
+    sys.exit(1 if failures else 0)
+
+
+def skip(reason):
+    print("skipped: " + reason)
+    sys.exit(77)
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+class Server:
+    """podgym serve on 127.0.0.1:0 with its own config, scripts and data dir."""
+
+    def __init__(self, config="", scripts=None, policies=None, args=(), env=None, copy_scripts=True):
+        self.dir = tempfile.mkdtemp(prefix="podgym-e2e-")
+        self.scripts = scripts or os.path.join(self.dir, "scripts")
+        self.policies = policies or os.path.join(self.dir, "policies")
+        if scripts is None:
+            if copy_scripts:
+                shutil.copytree(os.path.join(SRC, "scripts"), self.scripts)
+            else:
+                os.makedirs(self.scripts)
+        if policies is None:
+            shutil.copytree(os.path.join(SRC, "policies"), self.policies)
+        self.data = os.path.join(self.dir, "data")
+        self.config = os.path.join(self.dir, "podgym.yaml")
+        with open(self.config, "w") as f:
+            f.write("scripts: %s\npolicies: %s\ndata_dir: %s\n" % (self.scripts, self.policies, self.data))
+            f.write(config)
+        self.log = open(os.path.join(self.dir, "server.log"), "w+")
+        cmd = [BIN, "serve", "-c", self.config, "--listen", "127.0.0.1:0"] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir,
+                                     env=dict(os.environ, **(env or {})))
+        self.port = None
+        deadline = time.time() + 10
+        while time.time() < deadline and self.proc.poll() is None:
+            m = re.search(r"listening on http://[^:]+:(\d+)", self.logtext())
+            if m:
+                self.port = int(m.group(1))
+                break
+            time.sleep(0.02)
+        if not self.port:
+            raise RuntimeError("podgym did not start:\n" + self.logtext())
+
+    def logtext(self):
+        with open(self.log.name) as f:
+            return f.read()
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        ctype = r.getheader("Content-Type") or ""
+        parsed = None
+        if "json" in ctype and data:
+            try:
+                parsed = json.loads(data)
+            except ValueError:
+                parsed = None
+        return r.status, parsed if parsed is not None else data.decode("utf-8", "replace"), r
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def is_error(body, code=None):
+    """The spec's error shape: {"error": {"code": ..., "message": ...}}."""
+    ok = isinstance(body, dict) and isinstance(body.get("error"), dict) \
+        and isinstance(body["error"].get("code"), str) and isinstance(body["error"].get("message"), str)
+    return ok and (code is None or body["error"]["code"] == code)

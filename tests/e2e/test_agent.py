@@ -1,0 +1,215 @@
+"""The mission on the simulated cluster: a client that behaves exactly like
+the thesis agent runs 200 steps; determinism; failure injection and
+pruning; bad input; the scaling bound under concurrency; policy edits."""
+import math
+import os
+import random
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from pgtest import Server, check, done, is_error, write  # noqa: E402
+
+SIM = "sim: {seed: %d, speed: 0, replicas: 2}\n"
+THESIS = {"Content-Type": "application/json"}   # the agent posts a JSON body of ""
+
+
+def agent_reward(stat):
+    """The thesis agent's formula on the KPIs the server returned."""
+    rs = stat["requests_stat"]
+    pods = stat["containers"]["system"]["ready_pods"]
+    return -(0.33 * math.log2(1 + rs["avg_latency"] / 1000)
+             + 0.33 * math.log2(1 + rs["drop_packet_percentage"])
+             + 0.33 * math.log2(pods))
+
+
+def num(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def episode(seed, steps, shape_checks):
+    s = Server(config=SIM % seed)
+    traj = []
+    try:
+        rng = random.Random(seed)
+        for i in range(steps):
+            st, conf, _ = s.post("/pod/confirm", body='""', headers=THESIS)
+            assert st == 200, (st, conf)
+            st, pod, _ = s.get("/pod")
+            assert st == 200, (st, pod)
+            sysd = pod["system"]
+            if shape_checks:
+                ok = all(k in sysd for k in ("cpu_percent", "mem_percent", "online_pods", "total_pods"))
+                ok = ok and (sysd["cpu_percent"] is None or num(sysd["cpu_percent"]))
+                ok = ok and isinstance(sysd["total_pods"], int) and 1 <= sysd["total_pods"] <= 5
+                for c in pod.get("container", []):
+                    ok = ok and all(num(c[k]) for k in ("cpu", "mem", "req_cpu", "req_mem", "cpu_percent", "mem_percent"))
+                    ok = ok and isinstance(c["name"], str) and isinstance(c["status"], str)
+                if not ok:
+                    shape_checks.append(("pod", i, pod))
+            action = rng.choice(["in", "out", "stay"])
+            if action != "stay":
+                st, sc, _ = s.post("/pod/scale/" + action, body='""', headers=THESIS)
+                assert st == 200, (st, sc)
+                if shape_checks is not None and not all(num(sc[k]) for k in ("start_time", "finish_time", "time_spent_sec")):
+                    shape_checks.append(("scale", i, sc))
+                if shape_checks is not None and sc["scaled"] is False and "reason" not in sc:
+                    shape_checks.append(("reason", i, sc))
+            st, stat, _ = s.get("/app/stat")
+            assert st == 200, (st, stat)
+            rs = stat["requests_stat"]
+            if shape_checks is not None:
+                if not all(num(rs[k]) for k in ("avg_latency", "drop_packet_percentage", "drop_packet_count", "total_packet_count")):
+                    shape_checks.append(("stat", i, rs))
+                if abs(stat["reward"] - agent_reward(stat)) > 1e-9:
+                    shape_checks.append(("reward", i, stat["reward"], agent_reward(stat)))
+            if i % 50 == 49:
+                n = rng.randint(1, 5)
+                st, sp, _ = s.post("/pod/set-pod-count/%d" % n, body='""', headers=THESIS)
+                assert st == 200 and sp["to"] == n, (st, sp)
+            pods = stat["containers"]["system"]["total_pods"]
+            traj.append((action, pods, round(stat["reward"], 9), rs["total_packet_count"], rs["drop_packet_count"],
+                         stat["containers"]["system"]["cpu_percent"]))
+        return traj
+    finally:
+        s.cleanup()
+
+
+problems = []
+t0 = time.time()
+a = episode(7, 200, problems)
+elapsed = time.time() - t0
+check(not problems, "200 thesis-agent steps: every response has the seed's fields and types; "
+      "the server's reward equals the agent's formula (%s)" % (problems[:2],))
+check(all(1 <= p <= 5 for _, p, *_ in a), "pods stay within [1, 5] for 200 steps")
+check(len({r for _, _, r, *_ in a}) > 3, "rewards vary with the state (the RL signal is real)")
+b = episode(7, 200, None)
+check(a == b, "two runs with the same seed give identical trajectories")
+c = episode(8, 30, None)
+check(a[:30] != c, "another seed gives another trajectory")
+print("# 200 agent steps (5 requests each) took %.2f s" % elapsed)
+
+# Failure injection: crash-looping and image-pull failures get pruned.
+s = Server(config="sim: {seed: 3, speed: 0, replicas: 1, p_crash: 0.5, p_image_pull: 0.3}\n")
+try:
+    seen = set()
+    for _ in range(6):
+        s.post("/pod/set-pod-count/5", body='""', headers=THESIS)
+        _, pod, _ = s.get("/pod")
+        bad = [p for p in pod["pods"] if p["status"] in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Error")]
+        st, conf, _ = s.post("/pod/confirm", body='""', headers=THESIS)
+        check(st in (200, 504), "confirm answers (%d)" % st)
+        if st == 200:
+            names = {p["name"] for p in conf["pruned"]}
+            seen |= {p["status"] for p in conf["pruned"]}
+            left = {p["name"] for p in conf["pods"]}
+            if bad and not (names & {p["name"] for p in bad}):
+                check(False, "confirm pruned the failing pods %s" % [p["name"] for p in bad])
+            check(not (names & left), "pruned pods are gone after confirm")
+            check(conf["system"]["total_pods"] >= 1, "confirm never goes below the minimum")
+    check(seen & {"CrashLoopBackOff", "Error", "ImagePullBackOff", "ErrImagePull"},
+          "with failure injection, /pod/confirm prunes failing pods (%s)" % sorted(seen))
+finally:
+    s.cleanup()
+
+# Bad input changes nothing.
+s = Server(config=SIM % 1)
+try:
+    before = s.get("/pod")[1]["system"]["desired_pods"]
+    for bad, codes in (("abc", (400,)), ("-1", (400, 422)), ("3.5", (400,)), ("99999999999999999999", (400, 422)),
+                       ("0", (422,)), ("6", (422,)), ("%20", (400, 404)), ("1e3", (400,))):
+        st, body, _ = s.post("/pod/set-pod-count/" + bad, body='""', headers=THESIS)
+        check(st in codes and is_error(body), "set-pod-count/%s -> %d JSON error" % (bad, st))
+        if st == 422:
+            check(body.get("min") == 1 and body.get("max") == 5, "422 carries min and max")
+    check(s.get("/pod")[1]["system"]["desired_pods"] == before, "nothing was scaled by bad input")
+    st, body, _ = s.post("/env/step", body={"action": "out"})
+    check(st == 409 and is_error(body, "no_episode"), "step before reset: 409")
+    st, body, _ = s.post("/env/reset", body={"pods": 2, "seed": 5})
+    check(st == 200 and body["observation"]["pods"] == 2, "reset starts an episode with 2 pods")
+    for bad in ({}, {"action": "up"}, {"action": 1}, {"action": None}, {"action": ["out"]}, "[1,2]"):
+        st, body, _ = s.post("/env/step", body=bad if not isinstance(bad, str) else bad,
+                             headers={"Content-Type": "application/json"})
+        check(st == 400 and is_error(body), "env/step with %r -> 400" % (bad,))
+    st, body, _ = s.post("/env/step", body="{not json", headers={"Content-Type": "application/json"})
+    check(st == 400 and is_error(body, "bad_json"), "env/step with a body that is not JSON -> 400")
+    st, body, _ = s.post("/env/reset", body={"pods": 9})
+    check(st == 422, "env/reset beyond the bounds -> 422")
+    st, body, _ = s.post("/env/reset", body={"pods": "two"})
+    check(st == 400, "env/reset with a non-integer pod count -> 400")
+    st, body, _ = s.get("/hpa/recommend?target=abc")
+    check(st == 400 and is_error(body), "hpa/recommend with a bad target -> 400")
+finally:
+    s.cleanup()
+
+# The gym routes: one request per step, every step in the episode CSV.
+s = Server(config=SIM % 2)
+try:
+    st, r0, _ = s.post("/env/reset", body={"pods": 1, "seed": 11})
+    rewards = []
+    for act in ["out", "out", "stay", "in", "out"] * 4:
+        st, r, _ = s.post("/env/step", body={"action": act})
+        check(st == 200 and num(r["reward"]) and isinstance(r["done"], bool) and "kpis" in r,
+              "env/step %s -> observation, reward, kpis, done" % act) if st != 200 or len(rewards) < 2 else None
+        rewards.append(r["reward"])
+        if act == "out" and r["info"]["scaled"]:
+            pass
+    check(len(rewards) == 20 and all(num(x) for x in rewards), "20 steps answered with rewards")
+    path = os.path.join(s.data, r0["file"])
+    with open(path) as f:
+        lines = f.read().splitlines()
+    check(lines[0].startswith("episode,step,") and len(lines) == 21, "the episode CSV has a header and 20 rows")
+    check(all(len(l.split(",")) == len(lines[0].split(",")) for l in lines), "every CSV row is complete")
+    st, h, _ = s.get("/hpa/recommend")
+    check(st == 200 and h["action"] in ("in", "stay", "out") and 1 <= h["desired_replicas"] <= 5,
+          "hpa/recommend returns a bounded recommendation")
+finally:
+    s.cleanup()
+
+# 50 concurrent scale-outs never pass the maximum.
+s = Server(config=SIM % 4)
+try:
+    s.post("/pod/set-pod-count/1", body='""', headers=THESIS)
+    results = []
+
+    def out():
+        results.append(s.post("/pod/scale/out", body='""', headers=THESIS))
+
+    ths = [threading.Thread(target=out) for _ in range(50)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    check(all(r[0] == 200 for r in results), "50 concurrent scale-outs all answer 200")
+    check(sum(1 for r in results if r[1]["scaled"]) == 4, "exactly 4 of them scaled (1 -> 5)")
+    check(s.get("/pod")[1]["system"]["desired_pods"] == 5, "the Deployment ends at the maximum, not past it")
+finally:
+    s.cleanup()
+
+# Policies: a new bound is seen on the next request; garbage is a 500 naming the policy.
+s = Server(config=SIM % 5)
+try:
+    scaling = os.path.join(s.policies, "scaling.lua")
+    text = open(scaling).read()
+    write(scaling, text.replace("max = 5", "max = 8"))
+    t0 = time.time()
+    while time.time() - t0 < 5 and s.post("/pod/set-pod-count/7", body='""', headers=THESIS)[0] != 200:
+        time.sleep(0.02)
+    check(s.get("/pod")[1]["system"]["desired_pods"] == 7, "max = 8 in scaling.lua allows 7 pods without a restart")
+    write(scaling, text.replace("min = 1", "min = 6"))
+    time.sleep(0.5)
+    before = s.get("/pod")[1]["system"]["desired_pods"]
+    st, body, _ = s.post("/pod/scale/out", body='""', headers=THESIS)
+    check(st == 500 and "scaling.lua" in body["error"]["message"], "min > max: 500 naming policies/scaling.lua")
+    check(s.get("/pod")[1]["system"]["desired_pods"] == before, "...and the cluster is unchanged")
+    write(scaling, text)
+    reward = os.path.join(s.policies, "reward.lua")
+    rtext = open(reward).read()
+    write(reward, rtext.replace("function M.reward(kpis, pods)", "function M.reward(kpis, pods)\n  do return \"high\" end"))
+    time.sleep(0.5)
+    st, body, _ = s.get("/app/stat")
+    check(st == 500 and "reward.lua" in body["error"]["message"], "a reward that is a string: 500 naming reward.lua")
+finally:
+    s.cleanup()
+done()

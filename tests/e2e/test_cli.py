@@ -1,0 +1,110 @@
+"""The command line: run (exit status, args, full library), check, repl
+(multi-line input, printed expressions, pretty tables, Ctrl-C), --version."""
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from pgtest import BIN, SRC, check, done  # noqa: E402
+
+d = tempfile.mkdtemp()
+cfg = os.path.join(d, "podgym.yaml")
+with open(cfg, "w") as f:
+    f.write("data_dir: %s/data\n" % d)
+
+p = subprocess.run([BIN, "--version"], capture_output=True, text=True)
+check(p.returncode == 0 and p.stdout.startswith("podgym "), "--version")
+p = subprocess.run([BIN, "--help"], capture_output=True, text=True)
+check(p.returncode == 0 and "podgym serve" in p.stdout and "podgym repl" in p.stdout, "--help shows usage")
+p = subprocess.run([BIN], capture_output=True, text=True)
+check(p.returncode == 2, "no command: exit 2")
+
+script = os.path.join(d, "s.lua")
+with open(script, "w") as f:
+    f.write("""
+local a, b = ...
+assert(arg[0]:match("s.lua$") and arg[1] == a)
+assert(io and io.open and os.execute, "run gets the full standard library")
+assert(k8s and json and jmeter and sampler and log and clock and shared, "every module is loaded")
+print("args", a, b, json.encode({x = 1}))
+return tonumber(b)
+""")
+p = subprocess.run([BIN, "run", script, "hello", "3", "-c", cfg], capture_output=True, text=True, timeout=30)
+check(p.returncode == 3 and "args\thello\t3" in p.stdout, "run: script arguments, modules, exit status from return (%d, %r)"
+      % (p.returncode, p.stderr[-300:]))
+with open(script, "w") as f:
+    f.write("local x = nil\nreturn x.y\n")
+p = subprocess.run([BIN, "run", script, "-c", cfg], capture_output=True, text=True, timeout=30)
+check(p.returncode == 1 and "s.lua:2:" in p.stderr and "traceback" in p.stderr, "run: an error prints a traceback, exit 1")
+p = subprocess.run([BIN, "run", os.path.join(d, "nope.lua")], capture_output=True, text=True, timeout=30)
+check(p.returncode == 1 and "nope.lua" in p.stderr, "run: a missing file is an error")
+
+p = subprocess.run([BIN, "check", "-c", cfg], capture_output=True, text=True, timeout=30)
+check(p.returncode == 0 and "routes compiled" in p.stdout, "check: the shipped scripts and policies compile")
+bad_scripts = os.path.join(d, "scripts")
+os.makedirs(bad_scripts)
+with open(os.path.join(bad_scripts, "x.lua"), "w") as f:
+    f.write("return {method='GET', path='/x' handler=nil}\n")
+with open(cfg + ".bad", "w") as f:
+    f.write("scripts: %s\n" % bad_scripts)
+p = subprocess.run([BIN, "check", "-c", cfg + ".bad"], capture_output=True, text=True, timeout=30)
+check(p.returncode == 1 and "x.lua:1:" in p.stderr, "check: a broken script exits 1 naming file:line (%s)" % p.stderr.strip())
+
+# The repl, on a pseudo-terminal as a person uses it.
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["HOME"] = d
+    os.execv(BIN, [BIN, "repl", "-c", cfg])
+out = b""
+
+
+def read_until(token, timeout=10):
+    global out
+    end = time.time() + timeout
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            out += chunk
+            if token.encode() in out:
+                return True
+    return False
+
+
+def send(line):
+    os.write(fd, line.encode() + b"\r")
+
+
+check(read_until("podgym> "), "repl shows a prompt")
+send("1 + 2")
+check(read_until("3\r\n"), "an expression prints its value")
+send("t = {b = 2, a = 'x', 10, 20}")
+send("t")
+check(read_until('a = "x"') and b"10" in out, "tables are pretty-printed")
+send("function f(x)")
+check(read_until(">> "), "an incomplete statement asks for more")
+send("  return x * 2")
+send("end")
+send("f(21)")
+check(read_until("42"), "multi-line definitions work")
+send("while true do end")
+time.sleep(0.5)
+os.kill(pid, signal.SIGINT)
+check(read_until("interrupted"), "Ctrl-C interrupts a running statement")
+send("'still alive'")
+check(read_until('still alive\r\n'), "the repl survives Ctrl-C")
+send("json.encode({ok = true})")
+check(read_until('{"ok":true}'), "modules are loaded in the repl")
+os.write(fd, b"\x04")
+_, status = os.waitpid(pid, 0)
+check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "Ctrl-D leaves the repl with status 0")
+check(os.path.exists(os.path.join(d, ".podgym_history")), "history is saved")
+done()

@@ -1,0 +1,60 @@
+-- Unit tests of the default policies (run through `podgym run`).
+local failures, count = 0, 0
+local function check(cond, what)
+  count = count + 1
+  if cond then print("ok   - " .. what) else failures = failures + 1; print("FAIL - " .. what) end
+end
+local function near(a, b) return math.abs(a - b) < 1e-9 end
+
+-- pruning.lua
+local pruning = require "pruning"
+for _, s in ipairs { "Pending", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Error" } do
+  local bad, reason = pruning.unsatisfactory { status = s, age_s = 1 }
+  check(bad and reason == s, "pruning: " .. s .. " is unsatisfactory")
+end
+check(not pruning.unsatisfactory { status = "Running", age_s = 100 }, "pruning: Running stays")
+check(not pruning.unsatisfactory { status = "ContainerCreating", age_s = 5 }, "pruning: a young ContainerCreating pod stays")
+check(pruning.unsatisfactory { status = "ContainerCreating", age_s = 31 }, "pruning: ContainerCreating past the grace goes")
+local bad, reason = pruning.unsatisfactory { status = "Running", deleting = true, age_s = 3 }
+check(bad and reason == "Terminating", "pruning: a deleting pod is Terminating and goes")
+
+-- scaling.lua
+local scaling = require "scaling"
+check(scaling.min == 1 and scaling.max == 5 and scaling.step == 1, "scaling: bounds 1..5, step 1")
+check(scaling.timeout_s == 90, "scaling: waits 90 s")
+
+-- reward.lua: the thesis agent's formula
+local reward = require "reward"
+local summary = { count = 6, errors = 1, drop_pct = 100 / 6,
+                  latency = { mean = 250, p50 = 200, p90 = 400, p95 = 450, p99 = 500 },
+                  elapsed = { mean = 300 }, throughput_rps = 2, duration_s = 3 }
+local k = reward.kpis(summary)
+check(k.avg_latency == 250 and near(k.drop_packet_percentage, 100 / 6) and k.drop_packet_count == 1
+      and k.total_packet_count == 6 and k.avg_elapsed == 300 and k.p99_latency == 500, "reward: KPIs from a summary")
+local expect = -(0.33 * math.log(1 + 0.25, 2) + 0.33 * math.log(1 + 100 / 6, 2) + 0.33 * math.log(3, 2))
+check(near(reward.reward(k, 3), expect), "reward: the thesis formula")
+check(near(reward.reward({ avg_latency = 0, drop_packet_percentage = 0 }, 1), 0), "reward: a perfect 1-pod state is 0")
+check(reward.reward({ avg_latency = 100, drop_packet_percentage = 0 }, 4)
+      < reward.reward({ avg_latency = 100, drop_packet_percentage = 0 }, 2), "reward: more pods cost more")
+check(reward.reward({ avg_latency = 900, drop_packet_percentage = 0 }, 2)
+      < reward.reward({ avg_latency = 100, drop_packet_percentage = 0 }, 2), "reward: latency costs")
+check(reward.reward({ avg_latency = 100, drop_packet_percentage = 20 }, 2)
+      < reward.reward({ avg_latency = 100, drop_packet_percentage = 0 }, 2), "reward: drops cost")
+
+-- hpa.lua: ceil(current x utilisation / target), tolerance 0.1, bounds
+local hpa = require "hpa"
+check(hpa.recommend(2, 100, 50, 1, 5) == 4, "hpa: 2 pods at 100% of a 50% target -> 4")
+check(hpa.recommend(2, 54, 50, 1, 5) == 2, "hpa: within the 0.1 tolerance -> no change")
+check(hpa.recommend(2, 56, 50, 1, 5) == 3, "hpa: just past the tolerance -> ceil")
+check(hpa.recommend(4, 10, 50, 1, 5) == 1, "hpa: scale in, ceil(4 x 0.2) = 1")
+check(hpa.recommend(3, 400, 50, 1, 5) == 5, "hpa: bounded by max")
+local _, info = hpa.recommend(2, 54, 50, 1, 5)
+check(info.within_tolerance == true and near(info.ratio, 1.08), "hpa: reports ratio and tolerance")
+
+-- env.lua
+local env = require "env"
+check(env.actions["in"] == -1 and env.actions.stay == 0 and env.actions.out == 1, "env: in/stay/out")
+check(math.type(env.max_steps) == "integer" and env.max_steps > 0, "env: max_steps is a positive integer")
+
+print(string.format("%d passed, %d failed", count - failures, failures))
+return failures == 0 and 0 or 1
