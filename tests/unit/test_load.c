@@ -1,0 +1,212 @@
+/* The load generator without a server: bad plans are refused, and requests
+ * that get no answer are failed samples with the right count, never missing
+ * ones (core/load.c). The successful paths run against nginx in
+ * tests/e2e/test_load_nginx.py. */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "load.h"
+
+/* A loopback socket bound to a free port; listening (nobody accepts) or closed. */
+static int loopback(int listening, int *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t n = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+    *port = ntohs(a.sin_port);
+    if (listening) {
+        assert_int_equal(listen(fd, 128), 0);
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
+static void target_at(load_target *t, int port) {
+    char url[64];
+    load_target_init(t);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/x", port);
+    pg_err e;
+    assert_int_equal(load_target_add_url(t, url, &e), 0);
+}
+
+static void expect_bad(const ld_plan *p, const load_target *t, const char *part) {
+    pg_err e = { 0 };
+    ld_result r = { 0 };
+    assert_int_equal(load_run(p, t, &r, &e), -1);
+    assert_int_equal(e.status, 400);
+    if (!strstr(e.message, part)) fail_msg("'%s' does not say '%s'", e.message, part);
+    assert_int_equal(r.n, 0);
+    ld_result_free(&r);
+}
+
+static void test_bad_plans(void **state) {
+    (void)state;
+    load_target t;
+    load_target_init(&t);
+    ld_plan p = { .rate = 10, .duration_s = 1, .timeout_s = 1 };
+    expect_bad(&p, &t, "no target URL");
+    pg_err e;
+    assert_int_equal(load_target_add_url(&t, "ftp://host/x", &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_int_equal(load_target_add_url(&t, "not a url", &e), -1);
+    assert_int_equal(load_target_add_url(&t, "http://127.0.0.1:1/x", &e), 0);
+    assert_int_equal(load_target_set_method(&t, "get me", &e), -1);
+    assert_int_equal(load_target_add_header(&t, "Bad Name", "v", &e), -1);
+    assert_int_equal(load_target_add_header(&t, "X", "a\r\nInjected: 1", &e), -1);
+    load_step steps[] = { { 1, 10 } };
+    assert_int_equal(load_target_set_profile(&t, steps, 1, &e), -1);
+
+    p.rate = -1;
+    expect_bad(&p, &t, "rate -1");
+    p.rate = 10, p.duration_s = 0;
+    expect_bad(&p, &t, "needs a duration");
+    p.rate = 0, p.threads = 0, p.loops = 1;
+    expect_bad(&p, &t, "threads 0");
+    p.threads = 1, p.loops = -2;
+    expect_bad(&p, &t, "loops -2");
+    p.loops = 0, p.duration_s = 0;
+    expect_bad(&p, &t, "needs loops > 0 or a duration");
+    p.loops = 1, p.timeout_s = 0;
+    expect_bad(&p, &t, "timeout 0");
+    p.timeout_s = 1, p.rate = 1e9, p.loops = 0, p.duration_s = 1000;
+    expect_bad(&p, &t, "requests (at most");
+    load_target_free(&t);
+}
+
+static void test_planned_counts(void **state) {
+    (void)state;
+    load_target t;
+    target_at(&t, 1);
+    ld_plan p = { .rate = 7.5, .duration_s = 2, .timeout_s = 1 };
+    assert_int_equal(load_is_open(&p, &t), 1);
+    assert_int_equal(load_planned_count(&p, &t), 15);
+    p.rate = 100, p.duration_s = 10;
+    assert_int_equal(load_planned_count(&p, &t), 1000);
+    load_step steps[] = { { 0, 10 }, { 1, 0 }, { 2, 20 } };
+    pg_err e;
+    assert_int_equal(load_target_set_profile(&t, steps, 3, &e), 0);
+    p.duration_s = 3;
+    assert_int_equal(load_planned_count(&p, &t), 30);
+    load_target_free(&t);
+    target_at(&t, 1);
+    ld_plan c = { .threads = 3, .loops = 4, .timeout_s = 1 };
+    assert_int_equal(load_is_open(&c, &t), 0);
+    assert_int_equal(load_planned_count(&c, &t), 12);
+    c.rate = 2;                                 /* threads x loops paced by a throughput timer */
+    assert_int_equal(load_is_open(&c, &t), 0);
+    assert_true(fabs(load_planned_s(&c, &t) - 5.5) < 1e-9);
+    load_target_free(&t);
+}
+
+/* Nothing listens: every request is a failed sample, open and closed loop. */
+static void test_refused(void **state) {
+    (void)state;
+    int port;
+    loopback(0, &port);
+    load_target t;
+    target_at(&t, port);
+    ld_plan p = { .rate = 100, .duration_s = 0.2, .timeout_s = 2, .label = "refused" };
+    ld_result r = { 0 };
+    pg_err e = { 0 };
+    assert_int_equal(load_run(&p, &t, &r, &e), 0);
+    assert_int_equal(r.n, 20);
+    assert_int_equal(r.sum.errors, 20);
+    assert_true(r.sum.drop_pct == 100);
+    assert_int_equal(r.v[0].code, 0);
+    assert_string_equal(r.v[0].message, "Connection refused");
+    assert_string_equal(r.v[0].label, "refused");
+    assert_non_null(strstr(r.v[0].url, "127.0.0.1"));
+    ld_result_free(&r);
+
+    ld_plan c = { .threads = 2, .loops = 3, .timeout_s = 2 };
+    assert_int_equal(load_run(&c, &t, &r, &e), 0);
+    assert_int_equal(r.n, 6);
+    assert_int_equal(r.sum.errors, 6);
+    int per_thread[3] = { 0 };
+    for (size_t i = 0; i < r.n; i++) per_thread[r.v[i].thread]++;
+    assert_int_equal(per_thread[1], 3);
+    assert_int_equal(per_thread[2], 3);
+    ld_result_free(&r);
+    load_target_free(&t);
+}
+
+/* A listener that never answers: timeouts, counted from the intended send
+ * time, including arrivals that never got a free connection. */
+static void test_timeouts(void **state) {
+    (void)state;
+    int port, fd = loopback(1, &port);
+    load_target t;
+    target_at(&t, port);
+    ld_plan p = { .rate = 20, .duration_s = 0.25, .timeout_s = 0.2 };
+    ld_result r = { 0 };
+    pg_err e = { 0 };
+    assert_int_equal(load_run(&p, &t, &r, &e), 0);
+    assert_int_equal(r.n, 5);
+    assert_int_equal(r.sum.errors, 5);
+    for (size_t i = 0; i < r.n; i++) {
+        assert_string_equal(r.v[i].message, "timeout");
+        assert_true(r.v[i].elapsed_ms >= 199);
+    }
+    ld_result_free(&r);
+
+    t.max_inflight = 1;                        /* one connection for 10 arrivals */
+    p.rate = 50, p.duration_s = 0.2, p.timeout_s = 0.1;
+    assert_int_equal(load_run(&p, &t, &r, &e), 0);
+    assert_int_equal(r.n, 10);
+    assert_int_equal(r.sum.errors, 10);
+    for (size_t i = 0; i < r.n; i++) {          /* waiting for the connection counts */
+        assert_non_null(strstr(r.v[i].message, "timeout"));
+        assert_true(r.v[i].elapsed_ms >= 99);
+    }
+    assert_true(r.v[9].ts_ms - r.v[0].ts_ms >= 175 && r.v[9].ts_ms - r.v[0].ts_ms <= 185);  /* intended times */
+    ld_result_free(&r);
+    load_target_free(&t);
+    close(fd);
+}
+
+static int stop_now(void *ud) { return ++*(int *)ud > 2; }
+
+static void test_stop(void **state) {
+    (void)state;
+    int port, fd = loopback(1, &port);
+    load_target t;
+    target_at(&t, port);
+    int calls = 0;
+    t.stop = stop_now;
+    t.stop_ud = &calls;
+    ld_plan p = { .threads = 2, .duration_s = 30, .timeout_s = 30 };
+    ld_result r = { 0 };
+    pg_err e = { 0 };
+    assert_int_equal(load_run(&p, &t, &r, &e), -1);
+    assert_string_equal(e.code, "interrupted");
+    for (size_t i = 0; i < r.n; i++) assert_string_equal(r.v[i].message, "aborted");
+    ld_result_free(&r);
+    load_target_free(&t);
+    close(fd);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_plans),
+        cmocka_unit_test(test_planned_counts),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_stop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
