@@ -1,0 +1,92 @@
+"""B2 (GET /pod on sim vs nginx), B3 (RL steps/s over HTTP vs GET / by the
+same client), B4 (RL steps/s in-process)."""
+import os
+import re
+import subprocess
+import tempfile
+import http.client
+
+from run import row
+
+DUR = int(os.environ.get("BENCH_SECONDS", "5"))
+
+STEP_SCRIPT = """
+local actions = {"in", "stay", "out", "out", "stay", "in"}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "/env/step", {["Content-Type"] = "application/json"},
+                    '{"action":"' .. actions[i % #actions + 1] .. '"}')
+end
+"""
+
+INPROC = r"""
+local ops = require "ops"
+local podview = require "podview"
+local n = tonumber(arg[1])
+k8s.sim.reset { seed = 1, pods = 2 }
+local dirs = { 1, 0, -1, -1, 0, 1 }
+local t0 = clock.mono()
+local sum = 0
+for i = 1, n do
+  local d = dirs[i % #dirs + 1]
+  if d ~= 0 then ops.scale_by(d) end
+  local summary = ops.loadtest()
+  local sys = podview.system()
+  local _, r = ops.reward(summary, sys.ready_pods)
+  sum = sum + r
+end
+local dt = clock.mono() - t0
+print(string.format("steps=%d seconds=%.4f rate=%.1f", n, dt, n / dt))
+"""
+
+
+def run(ctx):
+    rows = []
+    nport, nstop = ctx.nginx()
+    srv = ctx.server("sim: {speed: 0, replicas: 5}\nload: {rate: 20, duration_s: 1}\n")
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", srv.port)
+        c.request("POST", "/pod/set-pod-count/5", body='""', headers={"Content-Type": "application/json"})
+        c.getresponse().read()
+        ref = ctx.wrk("http://127.0.0.1:%d/" % nport, 2, 32, DUR)
+        got = ctx.wrk("http://127.0.0.1:%d/pod" % srv.port, 2, 32, DUR)
+        ratio = got["rps"] / ref["rps"]
+        rows.append(row("B2", "GET /pod (sim, 5 pods) throughput, wrk -t2 -c32", got["rps"], ref["rps"],
+                        ">= 0.25 x nginx", ratio >= 0.25 and got["errors"] == 0,
+                        {"podgym_rps": got["rps"], "nginx_rps": ref["rps"], "errors": got["errors"]},
+                        ratio=ratio, unit=" req/s"))
+        c.request("POST", "/env/reset", body='{"pods": 2, "seed": 1}', headers={"Content-Type": "application/json"})
+        c.getresponse().read()
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(STEP_SCRIPT)
+            script = f.name
+        base = ctx.wrk("http://127.0.0.1:%d/" % srv.port, 1, 1, DUR)
+        steps = ctx.wrk("http://127.0.0.1:%d/env/step" % srv.port, 1, 1, DUR, script=script)
+        os.unlink(script)
+        r3 = steps["rps"] / base["rps"]
+        rows.append(row("B3", "RL steps/s over HTTP (POST /env/step, one keep-alive client, speed 0)",
+                        steps["rps"], base["rps"], ">= 0.5 x GET / and >= 5,000/s",
+                        r3 >= 0.5 and steps["rps"] >= 5000 and steps["errors"] == 0,
+                        {"steps_per_s": steps["rps"], "get_root_per_s": base["rps"], "errors": steps["errors"]},
+                        ratio=r3, unit=" steps/s"))
+    finally:
+        srv.stop()
+        nstop()
+    d = tempfile.mkdtemp()
+    script = os.path.join(d, "steps.lua")
+    with open(script, "w") as f:
+        f.write(INPROC)
+    cfg = os.path.join(d, "podgym.yaml")
+    with open(cfg, "w") as f:
+        f.write("data_dir: %s\npolicies: %s/policies\nscripts: %s/scripts\nsim: {speed: 0}\nload: {rate: 20, duration_s: 1}\n"
+                % (d, ctx.src, ctx.src))
+    out = subprocess.run([ctx.podgym, "run", script, "100000", "-c", cfg], capture_output=True, text=True,
+                         timeout=600, cwd=d)
+    m = re.search(r"steps=(\d+) seconds=([\d.]+) rate=([\d.]+)", out.stdout)
+    rate = float(m.group(3)) if m else 0.0
+    rows.append(row("B4", "RL steps/s in-process (podgym run: scale + load test + reward)", rate, None,
+                    ">= 50,000 steps/s", rate >= 50000,
+                    {"steps": int(m.group(1)) if m else 0, "seconds": float(m.group(2)) if m else 0,
+                     "stderr": out.stderr.strip()[-200:]}, unit=" steps/s"))
+    return rows

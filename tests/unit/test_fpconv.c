@@ -1,0 +1,53 @@
+/* The number formatter linked into lua-cjson prints exactly what "%.*g" does. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+int fpconv_g_fmt(char *str, double num, int precision);
+
+static void same(double v, int prec) {
+    char a[64], b[64];
+    fpconv_g_fmt(a, v, prec);
+    snprintf(b, sizeof b, "%.*g", prec, v);
+    if (strcmp(a, b)) fail_msg("%.17g at precision %d: got %s, %%g says %s", v, prec, a, b);
+}
+
+static void test_known_values(void **state) {
+    (void)state;
+    const double v[] = { 0, -0.0, 1, -1, 3, 536870912, 1700000006.0971, 0.76890784527298, 153.78, 16.87,
+                         0.5, 1e-4, 9.99999e-5, 1e14, 99999999999999, 123456789012345.0, 1e300, -2.5e-300,
+                         NAN, INFINITY, -INFINITY, 0.1, 0.2, 0.3, 2.675, 1.005, 100.0 / 3 };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        same(v[i], 14);
+        same(v[i], 6);
+        same(v[i], 1);
+    }
+}
+
+static void test_random_values(void **state) {
+    (void)state;
+    uint64_t s = 42;
+    for (int i = 0; i < 500000; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        double r = (double)(s >> 11) / 9007199254740992.0;
+        double scale[] = { 1, 1e6, 1e-3, 1e12, 3e9, 1e-4 };
+        double v = (r - 0.25) * scale[i % 6];
+        if (i % 7 == 0) v = floor(v);
+        if (i % 11 == 0) v = round(v * 100) / 100;
+        same(v, 14);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_known_values),
+        cmocka_unit_test(test_random_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
