@@ -20,7 +20,11 @@ int lb_fail(lua_State *L, const pg_err *e);
 void lb_push_err(lua_State *L, const pg_err *e);
 
 /* Tables from descriptors (as wrk's set_fields). */
-typedef enum { LB_INT, LB_I64, LB_NUM, LB_BOOL, LB_STR, LB_STRP } lb_type;
+typedef enum {
+    LB_INT, LB_I64, LB_SIZE, LB_LONG, LB_NUM,
+    LB_NUMOPT,                  /* double; NaN ("no value") leaves the field nil */
+    LB_BOOL, LB_STR, LB_STRP,
+} lb_type;
 typedef struct lb_field {
     const char *name;
     lb_type type;               /* LB_STR: char[] inline; LB_STRP: const char * (NULL -> nil) */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,21 +12,94 @@
 #include "locks.h"
 #include "sampler.h"
 
-/* data.append(file, line[, header]) -> absolute path | nil, err
- * The line (a newline is added) goes out with one write(2) on an O_APPEND
- * descriptor, so concurrent appends never interleave and a row is never
- * half-written. header is written first when the file is new or empty. */
+int fpconv_g_fmt(char *str, double num, int precision);    /* json_fpconv.c */
+
+/* One CSV field: numbers as JSON prints them, booleans 1/0, nil and
+ * json.null empty, strings quoted when they hold a comma, quote or newline. */
+static void add_csv_field(lua_State *L, luaL_Buffer *b, int idx, int i) {
+    char num[32];
+    switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            lua_Integer v = lua_tointeger(L, idx);
+            snprintf(num, sizeof num, LUA_INTEGER_FMT, v);
+        } else {
+            fpconv_g_fmt(num, lua_tonumber(L, idx), 14);
+        }
+        luaL_addstring(b, num);
+        break;
+    case LUA_TBOOLEAN: luaL_addchar(b, lua_toboolean(L, idx) ? '1' : '0'); break;
+    case LUA_TNIL:
+    case LUA_TLIGHTUSERDATA: break;                    /* json.null */
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
+            luaL_addlstring(b, s, n);
+            break;
+        }
+        luaL_addchar(b, '"');
+        for (size_t k = 0; k < n; k++) {
+            if (s[k] == '"') luaL_addchar(b, '"');
+            luaL_addchar(b, s[k]);
+        }
+        luaL_addchar(b, '"');
+        break;
+    }
+    default: luaL_error(L, "field %d: a %s cannot go in a CSV row", i, luaL_typename(L, idx));
+    }
+}
+
+/* data.append(file, line_or_fields[, header]) -> absolute path | nil, err
+ * The line (a newline is added), or the list of fields formatted as one CSV
+ * row, goes out with one write(2) on an O_APPEND descriptor, so concurrent
+ * appends never interleave and a row is never half-written. header is
+ * written first when the file is new or empty. */
 static int lb_data_append(lua_State *L) {
     const char *file = luaL_checkstring(L, 1);
     size_t len;
-    const char *line = luaL_checklstring(L, 2, &len);
+    const char *line;
+    if (lua_istable(L, 2)) {                        /* [file, fields, header?] */
+        lua_Integer n = luaL_len(L, 2);
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (i > 1) luaL_addchar(&b, ',');
+            lua_geti(L, 2, i);
+            add_csv_field(L, &b, -1, (int)i);
+            lua_pop(L, 1);
+        }
+        luaL_pushresult(&b);
+        lua_replace(L, 2);
+    }
+    line = luaL_checklstring(L, 2, &len);
     const char *header = luaL_optstring(L, 3, NULL);
     luaL_argcheck(L, !memchr(line, '\n', len), 2, "one line, without a newline");
     pg_engine *eng = lb_engine(L);
     char path[4096];
     pg_err e;
-    if (smp_resolve_path(eng->cfg.data_dir, file, path, sizeof path, &e) < 0) return lb_fail(L, &e);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    /* Resolving checks and creates folders: remember the answer per state
+     * (registry table file -> path); a vanished folder is resolved anew. */
+    lua_getfield(L, LUA_REGISTRYINDEX, "podgym.data.paths");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "podgym.data.paths");
+    }
+    int cache = lua_gettop(L);                      /* [.., paths] */
+    int fd = -1;
+    if (lua_getfield(L, cache, file) == LUA_TSTRING) {
+        snprintf(path, sizeof path, "%s", lua_tostring(L, -1));
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    }
+    lua_pop(L, 1);
+    if (fd < 0) {
+        if (smp_resolve_path(eng->cfg.data_dir, file, path, sizeof path, &e) < 0) return lb_fail(L, &e);
+        lua_pushstring(L, path);
+        lua_setfield(L, cache, file);
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    }
     if (fd < 0) {
         pg_errf(&e, 500, "io_error", "%s: %s", path, strerror(errno));
         return lb_fail(L, &e);

@@ -50,41 +50,20 @@
 
 /* ---- results --------------------------------------------------------------- */
 
-typedef enum { F_SIZE, F_NUM, F_LONG } sum_type;
-typedef struct sum_field {
-    const char *name;
-    sum_type type;
-    size_t off;
-} sum_field;
-
-static const sum_field summary_fields[] = {
-    { "count", F_SIZE, offsetof(ld_summary, count) },
-    { "errors", F_SIZE, offsetof(ld_summary, errors) },
-    { "drop_pct", F_NUM, offsetof(ld_summary, drop_pct) },
-    { "duration_s", F_NUM, offsetof(ld_summary, duration_s) },
-    { "throughput_rps", F_NUM, offsetof(ld_summary, throughput_rps) },
-    { "bytes", F_LONG, offsetof(ld_summary, bytes) },
-    { NULL, F_NUM, 0 },
+static const lb_field summary_fields[] = {
+    LB_F(ld_summary, count, LB_SIZE),         LB_F(ld_summary, errors, LB_SIZE),
+    LB_F(ld_summary, drop_pct, LB_NUMOPT),    LB_F(ld_summary, duration_s, LB_NUMOPT),
+    LB_F(ld_summary, throughput_rps, LB_NUMOPT), LB_F(ld_summary, bytes, LB_LONG),
+    { NULL, LB_INT, 0 },
 };
-static const sum_field stats_fields[] = {
-    { "mean", F_NUM, offsetof(ld_stats, mean) }, { "min", F_NUM, offsetof(ld_stats, min) },
-    { "max", F_NUM, offsetof(ld_stats, max) },   { "p50", F_NUM, offsetof(ld_stats, p50) },
-    { "p90", F_NUM, offsetof(ld_stats, p90) },   { "p95", F_NUM, offsetof(ld_stats, p95) },
-    { "p99", F_NUM, offsetof(ld_stats, p99) },   { NULL, F_NUM, 0 },
+static const lb_field stats_fields[] = {
+    LB_F(ld_stats, mean, LB_NUMOPT), LB_F(ld_stats, min, LB_NUMOPT), LB_F(ld_stats, max, LB_NUMOPT),
+    LB_F(ld_stats, p50, LB_NUMOPT),  LB_F(ld_stats, p90, LB_NUMOPT), LB_F(ld_stats, p95, LB_NUMOPT),
+    LB_F(ld_stats, p99, LB_NUMOPT),  { NULL, LB_INT, 0 },
 };
 
-/* As lb_push_fields, but a NaN ("no value") is left nil. */
-static void push_sum_fields(lua_State *L, const void *obj, const sum_field *f) {
-    lua_newtable(L);                                        /* [t] */
-    for (; f->name; f++) {
-        const char *p = (const char *)obj + f->off;
-        if (f->type == F_SIZE) lua_pushinteger(L, (lua_Integer) * (const size_t *)p);
-        else if (f->type == F_LONG) lua_pushinteger(L, (lua_Integer) * (const long *)p);
-        else if (isnan(*(const double *)p)) continue;
-        else lua_pushnumber(L, *(const double *)p);
-        lua_setfield(L, -2, f->name);
-    }
-}
+/* A NaN ("no value") is left nil, never a made-up 0. */
+#define push_sum_fields lb_push_fields
 
 static void push_summary(lua_State *L, const ld_summary *s) {
     push_sum_fields(L, s, summary_fields);                  /* [sum] */
@@ -451,7 +430,7 @@ static int run_sim(lua_State *L, const ld_plan *p, const char *jtl_opt, int with
     if (jtl_opt && out_path(L, jtl_opt, ".jtl", jtl, sizeof jtl, &e)) return lb_fail(L, &e);
     ld_result r = { 0 };
     int rc = b->ops->loadtest(b, p, &r, &e);
-    if (rc == 0) ld_summarize(&r);
+    /* the backend filled r->sum too */
     if (rc == 0 && jtl_opt) rc = jtl_write(jtl, &r, &e);
     if (rc) {
         ld_result_free(&r);

@@ -107,6 +107,59 @@ static int lb_k8s_metrics(lua_State *L) {
     return 1;
 }
 
+/* Sums over the pods that report metrics, and pod counts: what an
+ * observation needs, without a table per pod. */
+typedef struct k8s_usage {
+    int total, ready, online, desired;
+    double cpu, mem, req_cpu, req_mem;
+    double oldest;              /* timestamp of the oldest metric */
+    double now;
+} k8s_usage;
+
+static const lb_field usage_fields[] = {
+    LB_F(k8s_usage, total, LB_INT),    LB_F(k8s_usage, ready, LB_INT),  LB_F(k8s_usage, online, LB_INT),
+    LB_F(k8s_usage, desired, LB_INT),  LB_F(k8s_usage, cpu, LB_NUM),    LB_F(k8s_usage, mem, LB_NUM),
+    LB_F(k8s_usage, req_cpu, LB_NUM),  LB_F(k8s_usage, req_mem, LB_NUM), LB_F(k8s_usage, now, LB_NUM),
+    { NULL, LB_INT, 0 },
+};
+
+/* k8s.usage() -> {total, ready, online, desired, cpu, mem, req_cpu, req_mem, oldest, now} | nil, err */
+static int lb_k8s_usage(lua_State *L) {
+    pg_backend *b = backend(L);
+    pg_pod *pods = NULL;
+    pg_metric *ms = NULL;
+    size_t np = 0, nm = 0;
+    pg_err e = { 0 };
+    k8s_usage u = { 0 };
+    if (b->ops->pods(b, &pods, &np, &e) || b->ops->metrics(b, &ms, &nm, &e) || b->ops->replicas(b, &u.desired, &e)) {
+        free(pods);
+        return lb_fail(L, &e);
+    }
+    u.total = (int)np;
+    for (size_t i = 0; i < np; i++) u.ready += pods[i].ready != 0;
+    for (size_t j = 0; j < nm; j++) {
+        for (size_t i = 0; i < np; i++) {
+            if (strcmp(ms[j].name, pods[i].name)) continue;
+            u.online++;
+            u.cpu += ms[j].cpu;
+            u.mem += ms[j].mem;
+            u.req_cpu += pods[i].req_cpu;
+            u.req_mem += pods[i].req_mem;
+            if (u.online == 1 || ms[j].ts < u.oldest) u.oldest = ms[j].ts;
+            break;
+        }
+    }
+    u.now = b->ops->now(b);
+    free(pods);
+    free(ms);
+    lb_push_fields(L, &u, usage_fields);
+    if (u.online) {
+        lua_pushnumber(L, u.oldest);
+        lua_setfield(L, -2, "oldest");
+    }
+    return 1;
+}
+
 static int lb_k8s_replicas(lua_State *L) {
     pg_backend *b = backend(L);
     int n;
@@ -274,7 +327,7 @@ static int lb_k8s_sim_time(lua_State *L) {
 
 int luaopen_k8s(lua_State *L) {
     static const luaL_Reg fns[] = {
-        { "pods", lb_k8s_pods },         { "metrics", lb_k8s_metrics },
+        { "pods", lb_k8s_pods },         { "metrics", lb_k8s_metrics },  { "usage", lb_k8s_usage },
         { "replicas", lb_k8s_replicas }, { "scale", lb_k8s_scale },
         { "delete_pod", lb_k8s_delete_pod }, { "wait", lb_k8s_wait },
         { "quantity", lb_k8s_quantity }, { "endpoints", lb_k8s_endpoints },

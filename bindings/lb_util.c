@@ -1,4 +1,5 @@
 /* lb_util.c: helpers shared by every binding file (lb.h). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,15 +30,41 @@ int lb_fail(lua_State *L, const pg_err *e) {
     return 2;
 }
 
-void lb_set_fields(lua_State *L, int idx, const void *obj, const lb_field *f) {
+/* The interned key strings of a field list, built once per state and kept
+ * in the registry under the list's address: setting a field is then a
+ * rawgeti of the key and a rawset, with no C-string lookup. */
+static void push_keys(lua_State *L, const lb_field *fields) {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, fields) == LUA_TTABLE) return;    /* [keys] */
+    lua_pop(L, 1);
+    int n = 0;
+    for (const lb_field *f = fields; f->name; f++) n++;
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushstring(L, fields[i].name);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, fields);                              /* [keys] */
+}
+
+void lb_set_fields(lua_State *L, int idx, const void *obj, const lb_field *fields) {
     idx = lua_absindex(L, idx);
+    push_keys(L, fields);                                                   /* [keys] */
     const char *base = obj;
-    for (; f->name; f++) {
+    int i = 0;
+    for (const lb_field *f = fields; f->name; f++) {
         const void *p = base + f->off;
+        lua_rawgeti(L, -1, ++i);                                            /* [keys, k] */
         switch (f->type) {
         case LB_INT: lua_pushinteger(L, *(const int *)p); break;
         case LB_I64: lua_pushinteger(L, (lua_Integer) * (const int64_t *)p); break;
+        case LB_SIZE: lua_pushinteger(L, (lua_Integer) * (const size_t *)p); break;
+        case LB_LONG: lua_pushinteger(L, (lua_Integer) * (const long *)p); break;
         case LB_NUM: lua_pushnumber(L, *(const double *)p); break;
+        case LB_NUMOPT:
+            if (isnan(*(const double *)p)) lua_pushnil(L);
+            else lua_pushnumber(L, *(const double *)p);
+            break;
         case LB_BOOL: lua_pushboolean(L, *(const int *)p); break;
         case LB_STR: lua_pushstring(L, (const char *)p); break;
         case LB_STRP:
@@ -45,12 +72,15 @@ void lb_set_fields(lua_State *L, int idx, const void *obj, const lb_field *f) {
             else lua_pushnil(L);
             break;
         }
-        lua_setfield(L, idx, f->name);
+        lua_rawset(L, idx);                                                 /* [keys] */
     }
+    lua_pop(L, 1);
 }
 
+/* The table is sized for the fields plus a few that callers often add, so
+ * filling it never rehashes. */
 void lb_push_fields(lua_State *L, const void *obj, const lb_field *fields) {
-    int n = 0;
+    int n = 4;
     for (const lb_field *f = fields; f->name; f++) n++;
     lua_createtable(L, 0, n);                       /* [t] */
     lb_set_fields(L, -1, obj, fields);

@@ -140,6 +140,8 @@ static int engine_config(pg_engine *eng, const opts *o) {
     return 0;
 }
 
+static void engine_close(pg_engine *eng);
+
 static int engine_open(pg_engine *eng, const opts *o) {
     pg_err e;
     eng->started = now_s();
@@ -147,10 +149,12 @@ static int engine_open(pg_engine *eng, const opts *o) {
     eng->backend = pg_backend_open(&eng->cfg, &e);
     if (!eng->backend) {
         fprintf(stderr, "podgym: backend %s: %s\n", eng->cfg.backend, e.message);
+        engine_close(eng);
         return e.status == 2 ? 2 : 1;
     }
     if (!rt_new(eng, RT_SANDBOX, &e)) {
         fprintf(stderr, "podgym: %s\n", e.message);
+        engine_close(eng);
         return 1;
     }
     return 0;
@@ -227,6 +231,7 @@ static int cmd_check(pg_engine *eng, const opts *o) {
     eng->backend = pg_backend_open(&eng->cfg, &e);
     if (!eng->backend) {
         fprintf(stderr, "podgym: backend %s: %s\n", eng->cfg.backend, e.message);
+        engine_close(eng);
         return 1;
     }
     if (!rt_new(eng, RT_SANDBOX, &e)) {
@@ -256,7 +261,7 @@ static int cmd_run(pg_engine *eng, const opts *o) {
         return 1;
     }
     rc = repl_run_file(L, o->file, o->argc, o->argv);
-    lua_close(L);
+    rt_close_state(L);
     engine_close(eng);
     return rc;
 }
@@ -272,7 +277,7 @@ static int cmd_repl(pg_engine *eng, const opts *o) {
         return 1;
     }
     rc = repl_loop(L);
-    lua_close(L);
+    rt_close_state(L);
     engine_close(eng);
     return rc;
 }
@@ -280,14 +285,14 @@ static int cmd_repl(pg_engine *eng, const opts *o) {
 int main(int argc, char **argv) {
     opts o;
     int rc = parse_args(argc, argv, &o);
-    if (rc) return rc;
     static pg_engine eng;
-    rc = engine_config(&eng, &o);
-    if (rc) return rc;
-    if (!strcmp(o.cmd, "serve")) rc = cmd_serve(&eng, &o);
-    else if (!strcmp(o.cmd, "check")) rc = cmd_check(&eng, &o);
-    else if (!strcmp(o.cmd, "run")) rc = cmd_run(&eng, &o);
-    else rc = cmd_repl(&eng, &o);
+    if (!rc) rc = engine_config(&eng, &o);
+    if (!rc) {
+        if (!strcmp(o.cmd, "serve")) rc = cmd_serve(&eng, &o);
+        else if (!strcmp(o.cmd, "check")) rc = cmd_check(&eng, &o);
+        else if (!strcmp(o.cmd, "run")) rc = cmd_run(&eng, &o);
+        else rc = cmd_repl(&eng, &o);
+    }
     free(o.argv);
     return rc;
 }

@@ -507,6 +507,10 @@ lua_State *rt_open_state(pg_engine *eng, int flags) {
     return s->L;
 }
 
+void rt_close_state(lua_State *L) {
+    if (L) state_close(state_of(L));
+}
+
 lua_State *rt_lua(rt_state *s) { return s->L; }
 const pg_router *rt_router(rt_state *s) { return s->gen->router; }
 
@@ -536,8 +540,8 @@ static rt_gen *gen_build(rt_runtime *rt, rt_state **first, pg_err *e) {
         gen_free(g);
         return NULL;
     }
-    qsort(g->scripts, g->nscripts, sizeof *g->scripts, cmp_file);
-    qsort(g->policies, g->npolicies, sizeof *g->policies, cmp_file);
+    if (g->nscripts) qsort(g->scripts, g->nscripts, sizeof *g->scripts, cmp_file);
+    if (g->npolicies) qsort(g->policies, g->npolicies, sizeof *g->policies, cmp_file);
     /* built-in engine routes come with every generation */
     rt_file *nv = realloc(g->scripts, (g->nscripts + 1) * sizeof *nv);
     if (!nv) { gen_free(g); pg_errf(e, 500, "no_memory", "out of memory"); return NULL; }

@@ -50,6 +50,7 @@ int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e);
 
 /* A fresh state with every module (for repl/run: full library). */
 lua_State *rt_open_state(pg_engine *eng, int flags);
+void rt_close_state(lua_State *L);
 /* Interrupt the state running on another thread (SIGINT in the repl). */
 void rt_interrupt(lua_State *L);
 

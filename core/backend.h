@@ -59,7 +59,8 @@ typedef struct pg_backend_ops {
     double (*now)(pg_backend *b);           /* epoch seconds on the backend clock */
     int (*sleep)(pg_backend *b, double s);  /* backend-clock sleep (virtual on sim) */
     /* Optional (NULL when the backend has no model of its own): run a load
-     * test inside the backend. Used by load.driver "sim". */
+     * test inside the backend, filling r's samples and r->sum (ld_summarize).
+     * Used by load.driver "sim". */
     int (*loadtest)(pg_backend *b, const ld_plan *p, ld_result *r, pg_err *e);
     void (*destroy)(pg_backend *b);
 } pg_backend_ops;

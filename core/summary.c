@@ -72,7 +72,16 @@ static void stats_of(const ld_result *r, size_t off, double *buf, ld_stats *st) 
         st->mean = st->min = st->max = st->p50 = st->p90 = st->p95 = st->p99 = NAN;
         return;
     }
-    qsort(buf, n, sizeof *buf, cmp_double);
+    if (n <= 32) {                              /* a reward test is a handful of samples */
+        for (size_t i = 1; i < n; i++) {
+            double x = buf[i];
+            size_t j = i;
+            for (; j > 0 && buf[j - 1] > x; j--) buf[j] = buf[j - 1];
+            buf[j] = x;
+        }
+    } else {
+        qsort(buf, n, sizeof *buf, cmp_double);
+    }
     st->mean = sum / (double)n;
     st->min = buf[0];
     st->max = buf[n - 1];

@@ -34,35 +34,41 @@ function M.snapshot()
   }
 end
 
---- Aggregates only: what the sampler and the gym need.
+--- Aggregates only: what the sampler and the gym need. With a snapshot,
+-- computed from it; without, from k8s.usage() (sums done in C, no table
+-- per pod).
 function M.system(snap)
-  snap = snap or M.snapshot()
-  local by_name = {}
-  for _, p in ipairs(snap.pods) do by_name[p.name] = p end
-  local cpu, mem, req_cpu, req_mem, online, oldest = 0, 0, 0, 0, 0, nil
-  for _, m in ipairs(snap.metrics) do
-    local p = by_name[m.name]
-    if p then
-      online = online + 1
-      cpu, mem = cpu + m.cpu, mem + m.memory
-      req_cpu, req_mem = req_cpu + p.requests.cpu, req_mem + p.requests.memory
-      if not oldest or m.timestamp < oldest then oldest = m.timestamp end
+  local u
+  if snap then
+    local by_name = {}
+    for _, p in ipairs(snap.pods) do by_name[p.name] = p end
+    u = { total = #snap.pods, ready = 0, online = 0, desired = snap.desired, now = snap.now,
+          cpu = 0, mem = 0, req_cpu = 0, req_mem = 0 }
+    for _, p in ipairs(snap.pods) do
+      if p.ready then u.ready = u.ready + 1 end
     end
-  end
-  local ready = 0
-  for _, p in ipairs(snap.pods) do
-    if p.ready then ready = ready + 1 end
+    for _, m in ipairs(snap.metrics) do
+      local p = by_name[m.name]
+      if p then
+        u.online = u.online + 1
+        u.cpu, u.mem = u.cpu + m.cpu, u.mem + m.memory
+        u.req_cpu, u.req_mem = u.req_cpu + p.requests.cpu, u.req_mem + p.requests.memory
+        if not u.oldest or m.timestamp < u.oldest then u.oldest = m.timestamp end
+      end
+    end
+  else
+    u = check(k8s.usage())
   end
   local sys = {
     cpu_percent = json.null, mem_percent = json.null, online_pods = json.null,
-    total_pods = #snap.pods, ready_pods = ready, desired_pods = snap.desired,
+    total_pods = u.total, ready_pods = u.ready, desired_pods = u.desired,
     metrics_age_s = json.null,
   }
-  if online > 0 then
-    sys.cpu_percent = req_cpu > 0 and round2(cpu / req_cpu * 100) or json.null
-    sys.mem_percent = req_mem > 0 and round2(mem / req_mem * 100) or json.null
-    sys.online_pods = online
-    sys.metrics_age_s = round2(math.max(0, snap.now - oldest))
+  if u.online > 0 then
+    sys.cpu_percent = u.req_cpu > 0 and round2(u.cpu / u.req_cpu * 100) or json.null
+    sys.mem_percent = u.req_mem > 0 and round2(u.mem / u.req_mem * 100) or json.null
+    sys.online_pods = u.online
+    sys.metrics_age_s = round2(math.max(0, u.now - u.oldest))
   end
   return sys
 end

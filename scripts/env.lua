@@ -43,11 +43,6 @@ local function int_field(b, key, default)
   return math.tointeger(v)
 end
 
-local function csv_num(v)
-  if type(v) ~= "number" then return "" end
-  return string.format("%.6g", v)
-end
-
 local function reset(req)
   local b = body_of(req)
   local cfg = engine.config()
@@ -98,12 +93,11 @@ local function step(req)
     local n = shared.incr("env.step", 1, 0)
     local done = n >= env.max_steps
     local episode = shared.get("env.episode")
-    local row = table.concat({
-      episode, n, string.format("%.3f", k8s.now()), csv_num(before.cpu_percent), csv_num(before.mem_percent),
-      before.pods, action, csv_num(after.cpu_percent), csv_num(after.mem_percent), after.pods,
-      csv_num(kpis.avg_latency), csv_num(kpis.drop_packet_percentage), kpis.total_packet_count,
-      csv_num(reward), done and "1" or "0",
-    }, ",")
+    local row = {
+      episode, n, k8s.now(), before.cpu_percent, before.mem_percent, before.pods, action,
+      after.cpu_percent, after.mem_percent, after.pods, kpis.avg_latency, kpis.drop_packet_percentage,
+      kpis.total_packet_count, reward, done,
+    }
     podview.check(data.append(file, row, HEADER))
     return {
       observation = after, reward = reward, kpis = kpis, done = done,

@@ -9,6 +9,9 @@ import http.client
 from run import row
 
 DUR = int(os.environ.get("BENCH_SECONDS", "5"))
+# The reward load test of every step: the seed's JMeter plan (one thread,
+# six requests), on the simulated cluster's queue model.
+SEED_PLAN = "load: {rate: 0, threads: 1, loops: 6}\n"
 
 STEP_SCRIPT = """
 local actions = {"in", "stay", "out", "out", "stay", "in"}
@@ -44,7 +47,7 @@ print(string.format("steps=%d seconds=%.4f rate=%.1f", n, dt, n / dt))
 def run(ctx):
     rows = []
     nport, nstop = ctx.nginx()
-    srv = ctx.server("sim: {speed: 0, replicas: 5}\nload: {rate: 20, duration_s: 1}\n")
+    srv = ctx.server("sim: {speed: 0, replicas: 5}\n" + SEED_PLAN)
     try:
         c = http.client.HTTPConnection("127.0.0.1", srv.port)
         c.request("POST", "/pod/set-pod-count/5", body='""', headers={"Content-Type": "application/json"})
@@ -79,8 +82,8 @@ def run(ctx):
         f.write(INPROC)
     cfg = os.path.join(d, "podgym.yaml")
     with open(cfg, "w") as f:
-        f.write("data_dir: %s\npolicies: %s/policies\nscripts: %s/scripts\nsim: {speed: 0}\nload: {rate: 20, duration_s: 1}\n"
-                % (d, ctx.src, ctx.src))
+        f.write("data_dir: %s\npolicies: %s/policies\nscripts: %s/scripts\nsim: {speed: 0}\n"
+                % (d, ctx.src, ctx.src) + SEED_PLAN)
     out = subprocess.run([ctx.podgym, "run", script, "100000", "-c", cfg], capture_output=True, text=True,
                          timeout=600, cwd=d)
     m = re.search(r"steps=(\d+) seconds=([\d.]+) rate=([\d.]+)", out.stdout)

@@ -17,6 +17,9 @@ SRC = os.environ.get("PODGYM_SRC") or os.getcwd()
 
 failures = []
 
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print when they find a bug.
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
 
 def check(cond, what):
     """Record one assertion; the test exits non-zero at the end if any failed."""
@@ -71,6 +74,7 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir,
                                      env=dict(os.environ, **(env or {})))
         self.port = None
+        self.checked_log = False
         deadline = time.time() + 10
         while time.time() < deadline and self.proc.poll() is None:
             m = re.search(r"listening on http://[^:]+:(\d+)", self.logtext())
@@ -122,7 +126,19 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if not self.checked_log:
+            self.checked_log = True
+            self.check_sanitizers()
         return self.proc.returncode
+
+    def check_sanitizers(self):
+        """A sanitizer build reports server-side errors only in the log: make them fail the test."""
+        text = self.logtext()
+        found = [m for m in SANITIZER_MARKS if m in text]
+        if found:
+            at = min(text.find(m) for m in found)
+            print(text[max(0, text.rfind("\n", 0, at) + 1):][:6000])
+        check(not found, "no sanitizer report in the server log (%s)" % ", ".join(found or ["clean"]))
 
     def cleanup(self):
         self.stop()
