@@ -123,7 +123,7 @@ static const cfg_key keys[] = {
     NUM("limits.lua_deadline_ms", CFG_INT, limits.lua_deadline_ms, "5000", GE(0)), /* 0 = none */
     NUM("limits.connections", CFG_INT, limits.connections, "256", GE(1)),
     NUM("limits.connection_timeout_s", CFG_DBL, limits.connection_timeout_s, "30", GT(0)),
-    NUM("limits.states", CFG_INT, limits.states, "4", GE(1)),
+    NUM("limits.states", CFG_INT, limits.states, "32", GE(1)),
 
     STR("scripts", scripts, "scripts"),
     STR("policies", policies, "policies"),

@@ -96,7 +96,7 @@ typedef struct pg_limits_conf {
     int lua_deadline_ms;
     int connections;
     double connection_timeout_s;
-    int states;                 /* Lua states kept warm in the pool */
+    int states;                 /* idle Lua states kept for reuse; more are made under load */
 } pg_limits_conf;
 
 typedef struct pg_config {

@@ -73,33 +73,37 @@ function M.system(snap)
   return sys
 end
 
---- The whole GET /pod body: {system = {...}, container = [...], pods = [...]}.
+--- The whole GET /pod body: {system = {...}, container = [...], no_metrics = [...]}.
+-- container lists the pods that report metrics (as the seed did), each with
+-- its state; no_metrics lists the other pods (starting, failing, going).
 function M.view(snap)
   snap = snap or M.snapshot()
   local by_name = {}
   for _, p in ipairs(snap.pods) do by_name[p.name] = p end
   local body = { system = M.system(snap) }
-  local container = {}
+  local container, metered = {}, {}
   for _, m in ipairs(snap.metrics) do
     local p = by_name[m.name]
     if p then
+      metered[m.name] = true
+      local rc, rm = p.requests.cpu, p.requests.memory
       container[#container + 1] = {
-        name = m.name, cpu = m.cpu, mem = m.memory,
-        req_cpu = p.requests.cpu, req_mem = p.requests.memory,
-        cpu_percent = p.requests.cpu > 0 and round2(m.cpu / p.requests.cpu * 100) or json.null,
-        mem_percent = p.requests.memory > 0 and round2(m.memory / p.requests.memory * 100) or json.null,
-        status = p.status, ready = p.ready, restarts = p.restarts,
-        age_s = round2(p.age_s),
+        name = m.name, cpu = m.cpu, mem = m.memory, req_cpu = rc, req_mem = rm,
+        cpu_percent = rc > 0 and round2(m.cpu / rc * 100) or json.null,
+        mem_percent = rm > 0 and round2(m.memory / rm * 100) or json.null,
+        status = p.status, ready = p.ready, restarts = p.restarts, age_s = round2(p.age_s),
       }
     end
   end
   if #container > 0 then body.container = container end
-  local pods = {}
+  local others = {}
   for _, p in ipairs(snap.pods) do
-    pods[#pods + 1] = { name = p.name, status = p.status, ready = p.ready,
-                        restarts = p.restarts, age_s = round2(p.age_s) }
+    if not metered[p.name] then
+      others[#others + 1] = { name = p.name, status = p.status, ready = p.ready,
+                              restarts = p.restarts, age_s = round2(p.age_s) }
+    end
   end
-  body.pods = json.array(pods)
+  body.no_metrics = json.array(others)
   return body
 end
 

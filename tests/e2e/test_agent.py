@@ -97,13 +97,15 @@ try:
     for _ in range(6):
         s.post("/pod/set-pod-count/5", body='""', headers=THESIS)
         _, pod, _ = s.get("/pod")
-        bad = [p for p in pod["pods"] if p["status"] in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Error")]
+        everyone = pod.get("container", []) + pod["no_metrics"]
+        check(len(everyone) == pod["system"]["total_pods"], "container + no_metrics list every pod")
+        bad = [p for p in everyone if p["status"] in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Error")]
         st, conf, _ = s.post("/pod/confirm", body='""', headers=THESIS)
         check(st in (200, 504), "confirm answers (%d)" % st)
         if st == 200:
             names = {p["name"] for p in conf["pruned"]}
             seen |= {p["status"] for p in conf["pruned"]}
-            left = {p["name"] for p in conf["pods"]}
+            left = {p["name"] for p in conf.get("container", []) + conf["no_metrics"]}
             if bad and not (names & {p["name"] for p in bad}):
                 check(False, "confirm pruned the failing pods %s" % [p["name"] for p in bad])
             check(not (names & left), "pruned pods are gone after confirm")

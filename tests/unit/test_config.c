@@ -104,7 +104,7 @@ static void test_defaults(void **state) {
     assert_int_equal(c.limits.lua_deadline_ms, 5000);
     assert_int_equal(c.limits.connections, 256);
     assert_true(c.limits.connection_timeout_s == 30);
-    assert_int_equal(c.limits.states, 4);
+    assert_int_equal(c.limits.states, 32);
     assert_string_equal(c.scripts, "scripts");
     assert_string_equal(c.policies, "policies");
     assert_true(c.hpa_target_pct == 50);
