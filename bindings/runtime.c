@@ -22,7 +22,7 @@
 
 #define REG_REQ "podgym.req"            /* registry: request metatable */
 #define REG_ROUTES "podgym.routes"      /* registry: route declarations of this state */
-#define HOOK_EVERY 1000                 /* instructions between deadline checks */
+#define HOOK_EVERY 10000                /* instructions between deadline checks (~50 us of Lua) */
 
 struct rt_runtime {
     pg_engine *eng;
@@ -36,7 +36,7 @@ struct rt_runtime {
     int reloads, failed;
     pthread_t watcher;
     int watching;
-    volatile int stop;
+    atomic_int stop;                    /* set by rt_free, read by the watcher */
     char scripts_dir[4096];
     char policies_dir[4096];
 };
@@ -160,6 +160,19 @@ static void hook(lua_State *L, lua_Debug *ar) {
     if (!s->timed_out) {
         struct timespec now;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+        if (!s->started) {
+            /* The clock starts at the first check, HOOK_EVERY instructions in: most
+             * calls end before that and never pay for reading the CPU clock. */
+            s->started = 1;
+            s->deadline = now;
+            s->deadline.tv_sec += s->deadline_ms / 1000;
+            s->deadline.tv_nsec += (long)(s->deadline_ms % 1000) * 1000000L;
+            if (s->deadline.tv_nsec >= 1000000000L) {
+                s->deadline.tv_sec++;
+                s->deadline.tv_nsec -= 1000000000L;
+            }
+            return;
+        }
         if (now.tv_sec < s->deadline.tv_sec ||
             (now.tv_sec == s->deadline.tv_sec && now.tv_nsec < s->deadline.tv_nsec))
             return;
@@ -210,14 +223,9 @@ int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e) 
     if (s) {
         s->timed_out = 0;
         s->armed = deadline_ms > 0;
+        s->started = 0;
+        s->deadline_ms = deadline_ms;
         if (s->armed) {
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &s->deadline);
-            s->deadline.tv_sec += deadline_ms / 1000;
-            s->deadline.tv_nsec += (long)(deadline_ms % 1000) * 1000000L;
-            if (s->deadline.tv_nsec >= 1000000000L) {
-                s->deadline.tv_sec++;
-                s->deadline.tv_nsec -= 1000000000L;
-            }
             lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
         }
     }
@@ -595,6 +603,8 @@ int rt_reload(rt_runtime *rt, pg_err *e) {
         return -1;
     }
     g->id = ++rt->next_id;
+    int id = g->id;                             /* g may be freed by a concurrent reload */
+    size_t nroutes = g->nroutes;
     rt_gen *old = rt->cur;
     rt->cur = g;
     rt->last_error[0] = '\0';
@@ -614,7 +624,7 @@ int rt_reload(rt_runtime *rt, pg_err *e) {
     free(drop);
     if (old) gen_unref(rt, old);
     rt_checkin(rt, first);
-    if (rt->next_id > 1) pg_log(PG_LOG_INFO, "reload: generation %d, %zu routes", g->id, g->nroutes);
+    if (id > 1) pg_log(PG_LOG_INFO, "reload: generation %d, %zu routes", id, nroutes);
     return 0;
 }
 
@@ -665,7 +675,7 @@ void rt_checkin(rt_runtime *rt, rt_state *s) {
     if (!s) return;
     lua_settop(s->L, 0);
     pthread_mutex_lock(&rt->mu);
-    size_t limit = (size_t)(rt->eng->cfg.limits.connections > 0 ? rt->eng->cfg.limits.connections : 64);
+    size_t limit = (size_t)(rt->eng->cfg.limits.states > 0 ? rt->eng->cfg.limits.states : 32);
     if (s->gen == rt->cur && rt->nidle < limit) {
         if (rt->nidle == rt->capidle) {
             size_t cap = rt->capidle ? rt->capidle * 2 : 8;

@@ -39,7 +39,9 @@ struct rt_state {
     rt_runtime *rt;
     rt_gen *gen;                /* NULL for repl/run states */
     int flags;
-    struct timespec deadline;   /* thread CPU time */
+    struct timespec deadline;   /* thread CPU time, set at the first hook */
+    int deadline_ms;
+    int started;
     int armed;
     int timed_out;
     atomic_int interrupt;
