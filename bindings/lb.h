@@ -59,4 +59,8 @@ int luaopen_shared(lua_State *L);
 int luaopen_data(lua_State *L);
 int luaopen_cjson(lua_State *L);      /* lua-cjson, linked statically: `json` */
 
+/* The engine's sampler if a request created one, else NULL; read under the lock
+ * that created it (the main thread stops it at SIGTERM). lb_sampler.c */
+struct smp_manager *lb_sampler_started(pg_engine *eng);
+
 #endif

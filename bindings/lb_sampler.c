@@ -39,6 +39,13 @@ smp_manager *lb_sampler_manager(pg_engine *eng) {
     return m;
 }
 
+smp_manager *lb_sampler_started(pg_engine *eng) {
+    pthread_mutex_lock(&manager_mu);
+    smp_manager *m = eng->sampler;
+    pthread_mutex_unlock(&manager_mu);
+    return m;
+}
+
 /* ---- the probe: a Lua function run on the job's thread ---- */
 
 typedef struct lua_probe {

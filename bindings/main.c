@@ -218,7 +218,8 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
         pg_log(PG_LOG_INFO, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
-    if (eng->sampler) smp_stop_all(eng->sampler);       /* every row flushed before anything else */
+    smp_manager *sm = lb_sampler_started(eng);         /* created by a request thread */
+    if (sm) smp_stop_all(sm);                           /* every row flushed before anything else */
     http_stop(srv);
     engine_close(eng);
     return 0;

@@ -188,7 +188,7 @@ void pg_serve_request(void *ud, http_req *req, http_resp *resp) {
     const char *method = http_method(req);
     const char *path = http_path(req);
     const char *lookup = strcmp(method, "HEAD") ? method : "GET";
-    const char *route = "";
+    char route[160] = "";            /* a copy: the generation may be freed at checkin */
     rt_state *st = rt_checkout(eng->rt);
     if (!st) {
         http_resp_error(resp, 503, "unavailable", "no Lua state available");
@@ -211,7 +211,7 @@ void pg_serve_request(void *ud, http_req *req, http_resp *resp) {
         goto checkin;
     }
     rt_gen *g = rt_state_gen(st);
-    route = g->routes[m.id].path;
+    snprintf(route, sizeof route, "%s", g->routes[m.id].path);
     lua_State *L = rt_lua(st);
     rt_push_handler(st, m.id);
     push_req(L, req, method, &m);
@@ -223,7 +223,7 @@ void pg_serve_request(void *ud, http_req *req, http_resp *resp) {
         else error_resp(resp, &e);
     } else {
         char where[300];
-        snprintf(where, sizeof where, "%s %s", g->routes[m.id].method, route);
+        snprintf(where, sizeof where, "%s %s", g->routes[m.id].method, g->routes[m.id].path);
         results_resp(L, base, resp, where);
     }
 checkin:

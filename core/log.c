@@ -40,12 +40,30 @@ void pg_log(int level, const char *fmt, ...) {
     fwrite(line, 1, len, stderr);
 }
 
+/* Control characters and spaces in a client's path are %-escaped, so a
+ * request cannot forge a log line or a field. */
+static void escape_path(char *out, size_t n, const char *path) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)path; *p && o + 4 < n; p++) {
+        if (*p <= 0x20 || *p == 0x7f) {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        } else {
+            out[o++] = (char)*p;
+        }
+    }
+    out[o] = '\0';
+}
+
 void pg_log_access(const char *method, const char *path, int status, double ms) {
     if (quiet_access) return;
-    char line[1024];
+    char line[1024], safe[768];
+    escape_path(safe, sizeof safe, path);
     size_t len = stamp(line, sizeof line);
     int n = snprintf(line + len, sizeof line - len, " access method=%s path=%s status=%d ms=%.3f\n",
-                     method, path, status, ms);
+                     method, safe, status, ms);
     len = n < 0 ? len : len + (size_t)n;
     if (len > sizeof line - 1) { len = sizeof line - 1; line[len - 1] = '\n'; }
     fwrite(line, 1, len, stderr);

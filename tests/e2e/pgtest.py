@@ -17,8 +17,8 @@ SRC = os.environ.get("PODGYM_SRC") or os.getcwd()
 
 failures = []
 
-# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print when they find a bug.
-SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+# What AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer and ThreadSanitizer print on a bug.
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanitizer")
 
 
 def check(cond, what):
@@ -86,7 +86,7 @@ class Server:
             raise RuntimeError("podgym did not start:\n" + self.logtext())
 
     def logtext(self):
-        with open(self.log.name) as f:
+        with open(self.log.name, errors="replace") as f:   # the access log echoes raw request bytes
             return f.read()
 
     def request(self, method, path, body=None, headers=None, timeout=30):

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -96,6 +97,7 @@ send("end")
 send("f(21)")
 check(read_until("42"), "multi-line definitions work")
 send("while true do end")
+read_until("podgym> while true do end\r\n")    # libedit has the line: the statement starts now
 time.sleep(0.5)
 os.kill(pid, signal.SIGINT)
 check(read_until("interrupted"), "Ctrl-C interrupts a running statement")
@@ -103,8 +105,22 @@ send("'still alive'")
 check(read_until('still alive\r\n'), "the repl survives Ctrl-C")
 send("json.encode({ok = true})")
 check(read_until('{"ok":true}'), "modules are loaded in the repl")
+# Ctrl-D only once libedit reads keys in raw mode: typed ahead while the terminal is still
+# in cooked mode (the prompt is printed before the switch), the tty turns it into a NUL.
+read_until('{"ok":true}\r\npodgym> ')
+end = time.time() + 10
+while termios.tcgetattr(fd)[3] & termios.ICANON and time.time() < end:
+    time.sleep(0.01)
 os.write(fd, b"\x04")
-_, status = os.waitpid(pid, 0)
+end = time.time() + 30                           # bounded: a stuck repl fails instead of hanging ctest
+while True:
+    w, status = os.waitpid(pid, os.WNOHANG)
+    if w or time.time() > end:
+        break
+    read_until("\0never\0", 0.1)                 # keep draining the pty so the repl never blocks on output
+if not w:
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
 check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "Ctrl-D leaves the repl with status 0")
 check(os.path.exists(os.path.join(d, ".podgym_history")), "history is saved")
 done()
