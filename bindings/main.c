@@ -251,7 +251,8 @@ static int cmd_check(pg_engine *eng, const opts *o) {
     return 0;
 }
 
-static int cmd_run(pg_engine *eng, const opts *o) {
+/* repl and run: a full-library Lua state over an open engine. */
+static int cmd_lua(pg_engine *eng, const opts *o) {
     signal(SIGPIPE, SIG_IGN);
     eng->interactive = isatty(2);
     int rc = engine_open(eng, o);
@@ -261,23 +262,7 @@ static int cmd_run(pg_engine *eng, const opts *o) {
         engine_close(eng);
         return 1;
     }
-    rc = repl_run_file(L, o->file, o->argc, o->argv);
-    rt_close_state(L);
-    engine_close(eng);
-    return rc;
-}
-
-static int cmd_repl(pg_engine *eng, const opts *o) {
-    signal(SIGPIPE, SIG_IGN);
-    eng->interactive = isatty(2);
-    int rc = engine_open(eng, o);
-    if (rc) return rc;
-    lua_State *L = rt_open_state(eng, 0);
-    if (!L) {
-        engine_close(eng);
-        return 1;
-    }
-    rc = repl_loop(L);
+    rc = o->file ? repl_run_file(L, o->file, o->argc, o->argv) : repl_loop(L);
     rt_close_state(L);
     engine_close(eng);
     return rc;
@@ -291,8 +276,7 @@ int main(int argc, char **argv) {
     if (!rc) {
         if (!strcmp(o.cmd, "serve")) rc = cmd_serve(&eng, &o);
         else if (!strcmp(o.cmd, "check")) rc = cmd_check(&eng, &o);
-        else if (!strcmp(o.cmd, "run")) rc = cmd_run(&eng, &o);
-        else rc = cmd_repl(&eng, &o);
+        else rc = cmd_lua(&eng, &o);                /* repl, or run with o.file */
     }
     free(o.argv);
     return rc;
