@@ -16,6 +16,7 @@
 #include <lualib.h>
 
 #include "embedded_lua.h"
+#include "lalloc.h"
 #include "lb.h"
 #include "log.h"
 #include "runtime_priv.h"
@@ -376,9 +377,15 @@ static int collect_routes(lua_State *L, rt_gen *g, int file, int *count, int rec
     return 0;
 }
 
+static int at_panic(lua_State *L) {
+    pg_log(PG_LOG_ERROR, "Lua panic (unprotected error): %s", lua_tostring(L, -1));
+    return 0;                           /* abort() follows, as in lauxlib */
+}
+
 static void state_close(rt_state *s) {
     if (!s) return;
     lua_close(s->L);
+    lb_heap_free(s->heap);
     if (s->gen) gen_unref(s->rt, s->gen);
     free(s);
 }
@@ -389,8 +396,15 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
     s->eng = eng;
     s->rt = rt;
     s->flags = flags;
-    lua_State *L = s->L = luaL_newstate();
-    if (!L) { free(s); pg_errf(e, 500, "no_memory", "cannot create a Lua state"); return NULL; }
+    s->heap = lb_heap_new();
+    lua_State *L = s->L = s->heap ? lua_newstate(lb_heap_alloc, s->heap) : NULL;
+    if (!L) {
+        lb_heap_free(s->heap);
+        free(s);
+        pg_errf(e, 500, "no_memory", "cannot create a Lua state");
+        return NULL;
+    }
+    lua_atpanic(L, at_panic);
     *(rt_state **)lua_getextraspace(L) = s;
     luaL_openlibs(L);
     if (g) {

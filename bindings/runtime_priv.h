@@ -35,6 +35,7 @@ typedef struct rt_gen {
 
 struct rt_state {
     lua_State *L;
+    struct lb_heap *heap;       /* the state's allocator (lalloc.c) */
     pg_engine *eng;
     rt_runtime *rt;
     rt_gen *gen;                /* NULL for repl/run states */
