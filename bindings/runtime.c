@@ -405,6 +405,7 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
         return NULL;
     }
     lua_atpanic(L, at_panic);
+    lua_gc(L, LUA_GCGEN, 0, 0);         /* requests leave short-lived garbage */
     *(rt_state **)lua_getextraspace(L) = s;
     luaL_openlibs(L);
     if (g) {
