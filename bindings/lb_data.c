@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,12 +21,12 @@ static void add_csv_field(lua_State *L, luaL_Buffer *b, int idx, int i) {
     char num[32];
     switch (lua_type(L, idx)) {
     case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) {
-            lua_Integer v = lua_tointeger(L, idx);
-            snprintf(num, sizeof num, LUA_INTEGER_FMT, v);
-        } else {
+        if (lua_isinteger(L, idx) && llabs(lua_tointeger(L, idx)) < 100000000000000LL)
+            fpconv_g_fmt(num, (double)lua_tointeger(L, idx), 14);        /* exact below 1e14 */
+        else if (lua_isinteger(L, idx))
+            snprintf(num, sizeof num, LUA_INTEGER_FMT, lua_tointeger(L, idx));
+        else
             fpconv_g_fmt(num, lua_tonumber(L, idx), 14);
-        }
         luaL_addstring(b, num);
         break;
     case LUA_TBOOLEAN: luaL_addchar(b, lua_toboolean(L, idx) ? '1' : '0'); break;

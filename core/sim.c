@@ -940,7 +940,7 @@ static double lt_request(lt_run *L, double a, int thr) {
         el = 0.0008 + 0.0004 * rnd01(&L->rng);
         x.connect_ms = x.elapsed_ms = el * 1000;
         x.latency_ms = 0;
-        snprintf(x.message, sizeof x.message, "Connection refused");
+        memcpy(x.message, "Connection refused", sizeof "Connection refused");
     } else {
         if (L->bg_rate > 0) lt_background_until(L, a);
         size_t i = L->rr++ % L->npod;
@@ -951,11 +951,11 @@ static double lt_request(lt_run *L, double a, int thr) {
             x.latency_ms = el * 1000 - 0.1;
             x.elapsed_ms = el * 1000;
             x.bytes = 190;
-            snprintf(x.message, sizeof x.message, "Service Unavailable");
+            memcpy(x.message, "Service Unavailable", sizeof "Service Unavailable");
         } else if (st + svc - a > L->timeout_s) {
             el = L->timeout_s;
             x.latency_ms = x.elapsed_ms = el * 1000;
-            snprintf(x.message, sizeof x.message, "timeout");
+            memcpy(x.message, "timeout", sizeof "timeout");
         } else {
             el = st + svc - a + 0.0001;
             x.code = 200;
@@ -963,7 +963,7 @@ static double lt_request(lt_run *L, double a, int thr) {
             x.latency_ms = (st - a + 0.9 * svc) * 1000;
             x.elapsed_ms = el * 1000;
             x.bytes = 362;
-            snprintf(x.message, sizeof x.message, "OK");
+            memcpy(x.message, "OK", sizeof "OK");
         }
     }
     if (a + el > L->last_end) L->last_end = a + el;

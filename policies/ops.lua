@@ -139,18 +139,9 @@ function M.loadtest()
   if driver == "jmeter" then
     res, err = jmeter.run { plan = c.plan }
   else
-    res, err = jmeter.load {
-      driver = driver,
-      url = c.url ~= "" and c.url or nil,
-      service = c.url == "" or nil,
-      method = c.method,
-      rate = c.rate > 0 and c.rate or nil,
-      duration = c.duration_s,
-      threads = c.threads,
-      loops = c.loops > 0 and c.loops or nil,
-      timeout = c.timeout_s,
-      body = c.body ~= "" and c.body or nil,
-    }
+    -- every other setting (url or the ready pods, method, rate or threads x
+    -- loops, duration, timeout, body) comes from the load section itself
+    res, err = jmeter.load { driver = driver }
   end
   return check(res, err).summary
 end

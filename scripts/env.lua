@@ -25,6 +25,20 @@ local function observe()
   return { cpu_percent = sys.cpu_percent, mem_percent = sys.mem_percent, pods = sys.ready_pods }
 end
 
+-- The observation returned last (the state the agent acts on), kept in the
+-- shared dict: any worker may serve the next step.
+local function remember(obs)
+  shared.set("env.obs.cpu", obs.cpu_percent ~= json.null and obs.cpu_percent or nil)
+  shared.set("env.obs.mem", obs.mem_percent ~= json.null and obs.mem_percent or nil)
+  shared.set("env.obs.pods", obs.pods)
+end
+
+local function last_observation()
+  return { cpu_percent = shared.get("env.obs.cpu") or json.null,
+           mem_percent = shared.get("env.obs.mem") or json.null,
+           pods = shared.get("env.obs.pods") }
+end
+
 local function body_of(req)
   if req.body == nil or req.body == "" then return {} end
   local b = req:json()
@@ -64,7 +78,9 @@ local function reset(req)
     shared.set("env.step", 0)
     local file = string.format("%s/episode-%d.csv", env_policy().episodes_dir or "episodes", episode)
     shared.set("env.file", file)
-    return { observation = observe(), episode = episode, file = file, seed = seed, pods = pods }
+    local obs = observe()
+    remember(obs)
+    return { observation = obs, episode = episode, file = file, seed = seed, pods = pods }
   end)
 end
 
@@ -84,11 +100,12 @@ local function step(req)
     if not file then
       error({ status = 409, code = "no_episode", message = "call POST /env/reset first" }, 0)
     end
-    local before = observe()
+    local before = last_observation()           -- what the agent saw and acted on
     local delta = env.actions[action]
     local scaled = delta == 0 and { scaled = false, reason = "stay" } or ops.scale_by(delta)
     local summary = ops.loadtest()
     local after = observe()
+    remember(after)
     local kpis, reward = ops.reward(summary, after.pods)
     local n = shared.incr("env.step", 1, 0)
     local done = n >= env.max_steps
