@@ -9,8 +9,10 @@ local json = require "json"
 
 local M = {}
 
+local floor, null = math.floor, json.null
+
 local function round2(x)
-  return math.floor(x * 100 + 0.5) / 100
+  return floor(x * 100 + 0.5) / 100
 end
 M.round2 = round2
 
@@ -34,43 +36,27 @@ function M.snapshot()
   }
 end
 
---- Aggregates only: what the sampler and the gym need. With a snapshot,
--- computed from it; without, from k8s.usage() (sums done in C, no table
--- per pod).
-function M.system(snap)
-  local u
-  if snap then
-    local by_name = {}
-    for _, p in ipairs(snap.pods) do by_name[p.name] = p end
-    u = { total = #snap.pods, ready = 0, online = 0, desired = snap.desired, now = snap.now,
-          cpu = 0, mem = 0, req_cpu = 0, req_mem = 0 }
-    for _, p in ipairs(snap.pods) do
-      if p.ready then u.ready = u.ready + 1 end
-    end
-    for _, m in ipairs(snap.metrics) do
-      local p = by_name[m.name]
-      if p then
-        u.online = u.online + 1
-        u.cpu, u.mem = u.cpu + m.cpu, u.mem + m.memory
-        u.req_cpu, u.req_mem = u.req_cpu + p.requests.cpu, u.req_mem + p.requests.memory
-        if not u.oldest or m.timestamp < u.oldest then u.oldest = m.timestamp end
-      end
-    end
-  else
-    u = check(k8s.usage())
-  end
+--- The system summary from sums (k8s.usage() or view's own pass).
+local function summary(u)
   local sys = {
-    cpu_percent = json.null, mem_percent = json.null, online_pods = json.null,
+    cpu_percent = null, mem_percent = null, online_pods = null,
     total_pods = u.total, ready_pods = u.ready, desired_pods = u.desired,
-    metrics_age_s = json.null,
+    metrics_age_s = null,
   }
   if u.online > 0 then
-    sys.cpu_percent = u.req_cpu > 0 and round2(u.cpu / u.req_cpu * 100) or json.null
-    sys.mem_percent = u.req_mem > 0 and round2(u.mem / u.req_mem * 100) or json.null
+    sys.cpu_percent = u.req_cpu > 0 and round2(u.cpu / u.req_cpu * 100) or null
+    sys.mem_percent = u.req_mem > 0 and round2(u.mem / u.req_mem * 100) or null
     sys.online_pods = u.online
     sys.metrics_age_s = round2(math.max(0, u.now - u.oldest))
   end
   return sys
+end
+
+--- Aggregates only: what the sampler and the gym need (sums done in C by
+-- k8s.usage(), no table per pod), or the system part of a snapshot's view.
+function M.system(snap)
+  if snap then return M.view(snap).system end
+  return summary(check(k8s.usage()))
 end
 
 --- The whole GET /pod body: {system = {...}, container = [...], no_metrics = [...]}.
@@ -78,26 +64,36 @@ end
 -- its state; no_metrics lists the other pods (starting, failing, going).
 function M.view(snap)
   snap = snap or M.snapshot()
-  local by_name = {}
-  for _, p in ipairs(snap.pods) do by_name[p.name] = p end
-  local body = { system = M.system(snap) }
+  local pods, by_name = snap.pods, {}
+  local u = { total = #pods, ready = 0, online = 0, desired = snap.desired, now = snap.now,
+              cpu = 0, mem = 0, req_cpu = 0, req_mem = 0 }
+  for i = 1, #pods do
+    local p = pods[i]
+    by_name[p.name] = p
+    if p.ready then u.ready = u.ready + 1 end
+  end
   local container, metered = {}, {}
   for _, m in ipairs(snap.metrics) do
     local p = by_name[m.name]
     if p then
       metered[m.name] = true
       local rc, rm = p.requests.cpu, p.requests.memory
+      u.online = u.online + 1
+      u.cpu, u.mem, u.req_cpu, u.req_mem = u.cpu + m.cpu, u.mem + m.memory, u.req_cpu + rc, u.req_mem + rm
+      if not u.oldest or m.timestamp < u.oldest then u.oldest = m.timestamp end
       container[#container + 1] = {
         name = m.name, cpu = m.cpu, mem = m.memory, req_cpu = rc, req_mem = rm,
-        cpu_percent = rc > 0 and round2(m.cpu / rc * 100) or json.null,
-        mem_percent = rm > 0 and round2(m.memory / rm * 100) or json.null,
+        cpu_percent = rc > 0 and round2(m.cpu / rc * 100) or null,
+        mem_percent = rm > 0 and round2(m.memory / rm * 100) or null,
         status = p.status, ready = p.ready, restarts = p.restarts, age_s = round2(p.age_s),
       }
     end
   end
+  local body = { system = summary(u) }
   if #container > 0 then body.container = container end
   local others = {}
-  for _, p in ipairs(snap.pods) do
+  for i = 1, #pods do
+    local p = pods[i]
     if not metered[p.name] then
       others[#others + 1] = { name = p.name, status = p.status, ready = p.ready,
                               restarts = p.restarts, age_s = round2(p.age_s) }
