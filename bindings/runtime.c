@@ -16,6 +16,7 @@
 #include <lualib.h>
 
 #include "embedded_lua.h"
+#include "http.h"
 #include "lalloc.h"
 #include "lb.h"
 #include "log.h"
@@ -382,6 +383,38 @@ static int at_panic(lua_State *L) {
     return 0;                           /* abort() follows, as in lauxlib */
 }
 
+static int set_pair(void *ud, const char *k, const char *v) {
+    lua_State *L = ud;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+    return 0;
+}
+
+static int set_header(void *ud, const char *k, const char *v) {
+    lua_State *L = ud;
+    char name[256];
+    size_t i;
+    for (i = 0; k[i] && i < sizeof name - 1; i++) name[i] = (char)(k[i] >= 'A' && k[i] <= 'Z' ? k[i] + 32 : k[i]);
+    name[i] = '\0';
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, name);
+    return 0;
+}
+
+/* req_fields(req, "headers"|"query") -> table, built on first use (most
+ * handlers read neither). A req kept past its own request gets {}. */
+static int req_fields(lua_State *L) {
+    rt_state *s = state_of(L);
+    const char *k = luaL_checkstring(L, 2);
+    lua_newtable(L);                                    /* [req, k, t] */
+    lua_getfield(L, 1, "_seq");
+    int current = s && s->req && lua_tointeger(L, -1) == s->req_seq;
+    lua_pop(L, 1);
+    if (current && !strcmp(k, "headers")) http_each(s->req, HTTP_HEADERS, set_header, L);
+    else if (current && !strcmp(k, "query")) http_each(s->req, HTTP_QUERY, set_pair, L);
+    return 1;
+}
+
 static void state_close(rt_state *s) {
     if (!s) return;
     lua_close(s->L);
@@ -427,7 +460,8 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
 
     int sandboxed = (flags & RT_SANDBOX) != 0;
     lua_pushboolean(L, sandboxed);
-    if (run_embedded(L, lua_prelude, lua_prelude_len, "=prelude", 1, 1, e) < 0) goto fail;
+    lua_pushcfunction(L, req_fields);
+    if (run_embedded(L, lua_prelude, lua_prelude_len, "=prelude", 2, 1, e) < 0) goto fail;
     lua_setfield(L, LUA_REGISTRYINDEX, REG_REQ);
 
     for (const luaL_Reg *m = modules; m->name; m++) {

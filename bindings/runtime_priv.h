@@ -46,6 +46,8 @@ struct rt_state {
     int armed;
     int timed_out;
     atomic_int interrupt;
+    struct http_req *req;       /* the request being served, NULL between requests */
+    lua_Integer req_seq;        /* its number: a req table kept past its request sees none */
 };
 
 rt_gen *rt_state_gen(rt_state *s);

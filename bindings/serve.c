@@ -17,27 +17,9 @@ static double mono(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int set_kv(void *ud, const char *k, const char *v) {
-    lua_State *L = ud;
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-    return 0;
-}
-
-static int set_header(void *ud, const char *k, const char *v) {
-    lua_State *L = ud;
-    char name[256];
-    size_t i;
-    for (i = 0; k[i] && i < sizeof name - 1; i++) name[i] = (char)(k[i] >= 'A' && k[i] <= 'Z' ? k[i] + 32 : k[i]);
-    name[i] = '\0';
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, name);
-    return 0;
-}
-
 /* [] -> [req] */
 static void push_req(lua_State *L, http_req *req, const char *method, const pg_match *m) {
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 8);
     lua_pushstring(L, method);
     lua_setfield(L, -2, "method");
     lua_pushstring(L, http_path(req));
@@ -48,12 +30,10 @@ static void push_req(lua_State *L, http_req *req, const char *method, const pg_m
         lua_setfield(L, -2, m->params[i].name);
     }
     lua_setfield(L, -2, "params");
-    lua_newtable(L);
-    http_each(req, HTTP_QUERY, set_kv, L);
-    lua_setfield(L, -2, "query");
-    lua_newtable(L);
-    http_each(req, HTTP_HEADERS, set_header, L);
-    lua_setfield(L, -2, "headers");
+    rt_state *st = rt_state_of(L);                  /* headers and query: built on first use */
+    st->req = req;
+    lua_pushinteger(L, ++st->req_seq);
+    lua_setfield(L, -2, "_seq");
     size_t len;
     const char *body = http_body(req, &len);
     lua_pushlstring(L, body, len);
@@ -217,7 +197,9 @@ void pg_serve_request(void *ud, http_req *req, http_resp *resp) {
     push_req(L, req, method, &m);
     pg_err e;
     int base = lua_gettop(L) - 1;
-    if (rt_pcall(L, 1, LUA_MULTRET, eng->cfg.limits.lua_deadline_ms, &e) != LUA_OK) {
+    int rc = rt_pcall(L, 1, LUA_MULTRET, eng->cfg.limits.lua_deadline_ms, &e);
+    rt_state_of(L)->req = NULL;
+    if (rc != LUA_OK) {
         if (e.status >= 500) pg_stats_lua_error(e.status == 504 && !strcmp(e.code, "deadline"));
         if (lua_istable(L, -1)) error_table_resp(L, -1, &e, resp);
         else error_resp(resp, &e);

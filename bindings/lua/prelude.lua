@@ -1,7 +1,8 @@
 -- prelude.lua: runs first in every Lua state, before any script.
--- Argument: true for route/policy states (sandboxed), false for repl/run.
+-- Arguments: true for route/policy states (sandboxed), false for repl/run;
+-- the C function that builds req.headers and req.query on first use.
 -- Returns the metatable of request objects.
-local sandboxed = ...
+local sandboxed, req_fields = ...
 local json = require "json"
 
 -- lua-cjson 2.1 encodes every empty table as {}. json.array(t) marks a list
@@ -32,7 +33,16 @@ function json.encode(v)
 end
 
 local REQ = {}
-REQ.__index = REQ
+local LAZY = { headers = true, query = true }
+REQ.__index = function(t, k)
+  local m = REQ[k]
+  if m ~= nil then return m end
+  if LAZY[k] then
+    local v = req_fields(t, k)
+    rawset(t, k, v)
+    return v
+  end
+end
 
 local function bad_json(message)
   error({ status = 400, code = "bad_json", message = message }, 0)
