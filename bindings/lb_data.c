@@ -51,6 +51,74 @@ static void add_csv_field(lua_State *L, luaL_Buffer *b, int idx, int i) {
     }
 }
 
+/* Appends keep their files open (a small cache, least recently used out)
+ * so a row costs one write(2) and one fstat(2) rather than open, fstat,
+ * write and close; a file deleted meanwhile is created anew. */
+#define FD_CACHE 32
+
+static struct {
+    char path[4096];
+    int fd;
+    unsigned long used;
+} fds[FD_CACHE];
+static unsigned long fd_clock;
+static pthread_mutex_t fd_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int cached_fd(const char *path, struct stat *st) {
+    int slot = -1, lru = 0;
+    for (int i = 0; i < FD_CACHE; i++) {
+        if (fds[i].used && !strcmp(fds[i].path, path)) {
+            slot = i;
+            break;
+        }
+        if (fds[i].used < fds[lru].used) lru = i;
+    }
+    if (slot >= 0) {
+        if (fstat(fds[slot].fd, st) == 0 && st->st_nlink > 0) {
+            fds[slot].used = ++fd_clock;
+            return fds[slot].fd;
+        }
+        close(fds[slot].fd);                        /* deleted or replaced: reopen */
+        fds[slot].used = 0;
+        lru = slot;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 || fstat(fd, st) < 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    if (fds[lru].used) close(fds[lru].fd);
+    snprintf(fds[lru].path, sizeof fds[lru].path, "%s", path);
+    fds[lru].fd = fd;
+    fds[lru].used = ++fd_clock;
+    return fd;
+}
+
+/* Write out (whose first hlen bytes are the header, written only to an
+ * empty file) with one write(2). 0, or -1 with e filled; e->status is left
+ * 0 when the path itself could not be opened (the caller may resolve it again). */
+static int append_whole(const char *path, const char *out, size_t n, size_t hlen, pg_err *e) {
+    pthread_mutex_lock(&fd_mu);
+    struct stat st;
+    int fd = cached_fd(path, &st);
+    if (fd < 0) {
+        int err = errno;
+        pthread_mutex_unlock(&fd_mu);
+        pg_errf(e, 500, "io_error", "%s: %s", path, strerror(err));
+        if (err == ENOENT) e->status = 0;
+        return -1;
+    }
+    if (st.st_size > 0) {
+        out += hlen;
+        n -= hlen;
+    }
+    ssize_t w = write(fd, out, n);
+    int werr = errno;
+    pthread_mutex_unlock(&fd_mu);
+    if (w != (ssize_t)n) return pg_errf(e, 500, "io_error", "%s: %s", path, w < 0 ? strerror(werr) : "short write");
+    return 0;
+}
+
 /* data.append(file, line_or_fields[, header]) -> absolute path | nil, err
  * The line (a newline is added), or the list of fields formatted as one CSV
  * row, goes out with one write(2) on an O_APPEND descriptor, so concurrent
@@ -89,39 +157,36 @@ static int lb_data_append(lua_State *L) {
         lua_setfield(L, LUA_REGISTRYINDEX, "podgym.data.paths");
     }
     int cache = lua_gettop(L);                      /* [.., paths] */
-    int fd = -1;
-    if (lua_getfield(L, cache, file) == LUA_TSTRING) {
-        snprintf(path, sizeof path, "%s", lua_tostring(L, -1));
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    }
+    int known = lua_getfield(L, cache, file) == LUA_TSTRING;
+    if (known) snprintf(path, sizeof path, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
-    if (fd < 0) {
+    if (!known) {
         if (smp_resolve_path(eng->cfg.data_dir, file, path, sizeof path, &e) < 0) return lb_fail(L, &e);
         lua_pushstring(L, path);
         lua_setfield(L, cache, file);
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    }
-    if (fd < 0) {
-        pg_errf(&e, 500, "io_error", "%s: %s", path, strerror(errno));
-        return lb_fail(L, &e);
     }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    struct stat st;
-    if (header && fstat(fd, &st) == 0 && st.st_size == 0) {
+    if (header) {
         luaL_addstring(&b, header);
         luaL_addchar(&b, '\n');
     }
+    size_t hlen = header ? strlen(header) + 1 : 0;
     luaL_addlstring(&b, line, len);
     luaL_addchar(&b, '\n');
     luaL_pushresult(&b);
     size_t n;
     const char *out = lua_tolstring(L, -1, &n);
-    ssize_t w = write(fd, out, n);
-    int werr = errno;
-    close(fd);
-    if (w != (ssize_t)n) {
-        pg_errf(&e, 500, "io_error", "%s: %s", path, w < 0 ? strerror(werr) : "short write");
+    pg_err_clear(&e);
+    int rc = append_whole(path, out, n, hlen, &e);
+    if (rc < 0 && known && e.status == 0) {         /* its folder vanished: resolve again */
+        if (smp_resolve_path(eng->cfg.data_dir, file, path, sizeof path, &e) < 0) return lb_fail(L, &e);
+        lua_pushstring(L, path);
+        lua_setfield(L, cache, file);
+        rc = append_whole(path, out, n, hlen, &e);
+    }
+    if (rc < 0) {
+        if (!e.status) e.status = 500;
         return lb_fail(L, &e);
     }
     lua_pushstring(L, path);
