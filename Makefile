@@ -39,7 +39,7 @@ run: build
 	./$(BUILD)/podgym serve --listen $(LISTEN)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure --repeat until-pass:2 -j $(JOBS)
 
 bench: build
 	python3 tests/bench/run.py --build $(BUILD)

@@ -355,7 +355,7 @@ print(r.count)""")
         ts = sorted(s["ts"] for s in res["samples"])
         gaps = [b - a for a, b in zip(ts, ts[1:])]
         check(res["count"] == 6 and res["summary"]["errors"] == 0, "seed plan: 6 samples, no errors")
-        check(all(abs(g - 10.0) < 0.25 for g in gaps), "seed plan: one sample every 10 s (6/min): %s" % gaps)
+        check(all(abs(g - 10.0) < 0.5 for g in gaps), "seed plan: one sample every 10 s (6/min): %s" % gaps)
         check(all(s["label"] == "Image Classification" and s["thread"] == 1 for s in res["samples"]),
               "seed plan: labels and thread as in the plan")
         check(any("upload file" in w for w in res.get("warnings", [])) is False,
