@@ -107,6 +107,25 @@ static int lb_k8s_metrics(lua_State *L) {
     return 1;
 }
 
+/* k8s.snapshot() -> {pods = k8s.pods(), metrics = k8s.metrics(), desired, now} | nil, err:
+ * what a view of the Deployment reads, in one call. */
+static int lb_k8s_snapshot(lua_State *L) {
+    pg_backend *b = backend(L);
+    int desired;
+    pg_err e = { 0 };
+    if (b->ops->replicas(b, &desired, &e) != 0) return lb_fail(L, &e);
+    lua_createtable(L, 0, 4);                                   /* [snap] */
+    if (push_pods(L, b, 0) != 1) return 2;                      /* [snap, pods] or [snap, nil, err] */
+    lua_setfield(L, -2, "pods");
+    if (lb_k8s_metrics(L) != 1) return 2;
+    lua_setfield(L, -2, "metrics");
+    lua_pushinteger(L, desired);
+    lua_setfield(L, -2, "desired");
+    lua_pushnumber(L, b->ops->now(b));
+    lua_setfield(L, -2, "now");
+    return 1;
+}
+
 /* Sums over the pods that report metrics, and pod counts: what an
  * observation needs, without a table per pod. */
 typedef struct k8s_usage {
@@ -328,6 +347,7 @@ static int lb_k8s_sim_time(lua_State *L) {
 int luaopen_k8s(lua_State *L) {
     static const luaL_Reg fns[] = {
         { "pods", lb_k8s_pods },         { "metrics", lb_k8s_metrics },  { "usage", lb_k8s_usage },
+        { "snapshot", lb_k8s_snapshot },
         { "replicas", lb_k8s_replicas }, { "scale", lb_k8s_scale },
         { "delete_pod", lb_k8s_delete_pod }, { "wait", lb_k8s_wait },
         { "quantity", lb_k8s_quantity }, { "endpoints", lb_k8s_endpoints },

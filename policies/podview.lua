@@ -28,12 +28,7 @@ local check = M.check
 
 --- The pods, the metrics and the desired count, all read once.
 function M.snapshot()
-  return {
-    pods = check(k8s.pods()),
-    metrics = check(k8s.metrics()),
-    desired = check(k8s.replicas()),
-    now = k8s.now(),
-  }
+  return check(k8s.snapshot())    -- {pods = k8s.pods(), metrics = k8s.metrics(), desired, now}
 end
 
 --- The system summary from sums (k8s.usage() or view's own pass).

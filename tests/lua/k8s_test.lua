@@ -139,6 +139,17 @@ ok, err = k8s.sim.workload{kind = "chaos"}
 check(ok == nil and err.status == 400, "bad workload kind accepted")
 check(k8s.sim.workload().rps == 70, "a bad workload replaced the good one")
 
+-- snapshot and usage agree with the separate calls
+local snap = assert(k8s.snapshot())
+check(#snap.pods == #k8s.pods() and #snap.metrics == #k8s.metrics(), "snapshot lists differ from pods()/metrics()")
+check(snap.desired == k8s.replicas() and snap.now == k8s.now(), "snapshot desired/now differ")
+local u = assert(k8s.usage())
+local ready, cpu_sum = 0, 0
+for _, p in ipairs(snap.pods) do if p.ready then ready = ready + 1 end end
+for _, m in ipairs(snap.metrics) do cpu_sum = cpu_sum + m.cpu end
+check(u.total == #snap.pods and u.ready == ready and u.online == #snap.metrics, "usage counts differ")
+check(math.abs(u.cpu - cpu_sum) < 1e-9 and u.desired == snap.desired, "usage sums differ")
+
 -- misuse raises
 check(not pcall(k8s.scale, -1), "scale(-1) did not raise")
 check(not pcall(k8s.scale, "many"), "scale('many') did not raise")
