@@ -617,8 +617,8 @@ int sim_pods(sim *s, pg_pod **out, size_t *n, pg_err *e) {
         pstate st = pod_state(p, t);
         pg_pod *o = &v[i];
         memcpy(o->name, p->name, sizeof o->name);
-        snprintf(o->phase, sizeof o->phase, "%s", st.phase);
-        snprintf(o->status, sizeof o->status, "%s", st.status);
+        memcpy(o->phase, st.phase, strlen(st.phase) + 1);      /* static names, all short */
+        memcpy(o->status, st.status, strlen(st.status) + 1);
         o->ready = st.ready;
         o->deleting = p->gone_at >= 0;
         o->restarts = p->restarts;
