@@ -86,19 +86,18 @@ void lb_push_fields(lua_State *L, const void *obj, const lb_field *fields) {
     lb_set_fields(L, -1, obj, fields);
 }
 
-static int getfield(lua_State *L, int idx, const char *k) {
-    if (lua_isnoneornil(L, idx)) return LUA_TNIL;
+/* Push options[k] when present: 1 with the value on top, 0 (nothing pushed)
+ * when the options table itself or the field is absent. */
+static int optfield(lua_State *L, int idx, const char *k) {
+    if (lua_isnoneornil(L, idx)) return 0;
     luaL_checktype(L, idx, LUA_TTABLE);
-    return lua_getfield(L, idx, k);                 /* [v] */
+    if (lua_getfield(L, idx, k) != LUA_TNIL) return 1;      /* [v] */
+    lua_pop(L, 1);
+    return 0;
 }
 
 double lb_optnumfield(lua_State *L, int idx, const char *k, double def) {
-    idx = lua_absindex(L, idx);
-    int t = getfield(L, idx, k);
-    if (t == LUA_TNIL) {
-        if (!lua_isnoneornil(L, idx)) lua_pop(L, 1);
-        return def;
-    }
+    if (!optfield(L, lua_absindex(L, idx), k)) return def;
     int ok;
     double v = lua_tonumberx(L, -1, &ok);
     lua_pop(L, 1);
@@ -107,12 +106,7 @@ double lb_optnumfield(lua_State *L, int idx, const char *k, double def) {
 }
 
 lua_Integer lb_optintfield(lua_State *L, int idx, const char *k, lua_Integer def) {
-    idx = lua_absindex(L, idx);
-    int t = getfield(L, idx, k);
-    if (t == LUA_TNIL) {
-        if (!lua_isnoneornil(L, idx)) lua_pop(L, 1);
-        return def;
-    }
+    if (!optfield(L, lua_absindex(L, idx), k)) return def;
     int ok;
     lua_Integer v = lua_tointegerx(L, -1, &ok);
     lua_pop(L, 1);
@@ -122,26 +116,16 @@ lua_Integer lb_optintfield(lua_State *L, int idx, const char *k, lua_Integer def
 
 /* The returned string stays valid while the options table is alive. */
 const char *lb_optstrfield(lua_State *L, int idx, const char *k, const char *def) {
-    idx = lua_absindex(L, idx);
-    int t = getfield(L, idx, k);
-    if (t == LUA_TNIL) {
-        if (!lua_isnoneornil(L, idx)) lua_pop(L, 1);
-        return def;
-    }
-    if (t != LUA_TSTRING) luaL_error(L, "option '%s' must be a string", k);
+    if (!optfield(L, lua_absindex(L, idx), k)) return def;
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option '%s' must be a string", k);
     const char *v = lua_tostring(L, -1);
     lua_pop(L, 1);
     return v;
 }
 
 int lb_optboolfield(lua_State *L, int idx, const char *k, int def) {
-    idx = lua_absindex(L, idx);
-    int t = getfield(L, idx, k);
-    if (t == LUA_TNIL) {
-        if (!lua_isnoneornil(L, idx)) lua_pop(L, 1);
-        return def;
-    }
-    if (t != LUA_TBOOLEAN) luaL_error(L, "option '%s' must be a boolean", k);
+    if (!optfield(L, lua_absindex(L, idx), k)) return def;
+    if (lua_type(L, -1) != LUA_TBOOLEAN) luaL_error(L, "option '%s' must be a boolean", k);
     int v = lua_toboolean(L, -1);
     lua_pop(L, 1);
     return v;
