@@ -36,9 +36,9 @@ end
 -- are ready. Serialized process-wide. Returns the seed's timing fields plus
 -- from/to/scaled/reason. A wait timeout raises a 504 carrying the state.
 local function scale_locked(target_of)
-  local min, max, _, timeout = M.bounds()
+  local min, max, step, timeout = M.bounds()
   local from = check(k8s.replicas())
-  local to, reason = target_of(from, min, max)
+  local to, reason = target_of(from, min, max, step)
   local start = k8s.now()
   local out = { from = from, to = to, scaled = false, start_time = start }
   if reason then
@@ -64,8 +64,7 @@ end
 
 --- Scale by delta pods (the policy's step, signed), within the bounds.
 function M.scale_by(sign)
-  return data.locked("scale", scale_locked, function(from, min, max)
-    local _, _, step = M.bounds()
+  return data.locked("scale", scale_locked, function(from, min, max, step)
     local to = from + sign * step
     if to > max then
       if from >= max then return from, string.format("at the maximum of %d pods", max) end

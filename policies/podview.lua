@@ -47,10 +47,9 @@ local function summary(u)
   return sys
 end
 
---- Aggregates only: what the sampler and the gym need (sums done in C by
--- k8s.usage(), no table per pod), or the system part of a snapshot's view.
-function M.system(snap)
-  if snap then return M.view(snap).system end
+--- Aggregates only: what the sampler, the gym and the HPA baseline need
+-- (sums done in C by k8s.usage(), no table per pod).
+function M.system()
   return summary(check(k8s.usage()))
 end
 

@@ -16,16 +16,16 @@ return {
         error({ status = 400, code = "bad_target", message = "target must be a number > 0" }, 0)
       end
     end
-    local snap = podview.snapshot()
-    local sys = podview.system(snap)
+    local sys = podview.system()
+    local current = sys.desired_pods
     if type(sys.cpu_percent) ~= "number" then
       error({ status = 503, code = "no_metrics", message = "no pod reports metrics yet" }, 0)
     end
     local min, max = ops.bounds()
-    local desired, info = hpa.recommend(snap.desired, sys.cpu_percent, target, min, max)
-    local action = desired > snap.desired and "out" or desired < snap.desired and "in" or "stay"
+    local desired, info = hpa.recommend(current, sys.cpu_percent, target, min, max)
+    local action = desired > current and "out" or desired < current and "in" or "stay"
     return {
-      current_replicas = snap.desired, desired_replicas = desired, action = action,
+      current_replicas = current, desired_replicas = desired, action = action,
       cpu_percent = sys.cpu_percent, target_cpu_percent = target, tolerance = hpa.tolerance,
       ratio = info.ratio, unbounded_replicas = info.unbounded, within_tolerance = info.within_tolerance,
       min = min, max = max,

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 
-from run import free_port, row, wait_port
+from run import row
 
 DUR = int(os.environ.get("BENCH_SECONDS", "5"))
 CONNS = 32
@@ -71,48 +71,8 @@ def b7(ctx):
                 "ratio_vs_wrk_t2": got / wrk2["rps"], "seconds": DUR}, ratio=ratio, unit=" req/s")
 
 
-def logging_nginx():
-    """nginx whose access log has each request's time: (port, stop -> log text)."""
-    exe = shutil.which("nginx") or "/usr/sbin/nginx"
-    d = tempfile.mkdtemp(prefix="podgym-b8-nginx-")
-    os.makedirs(os.path.join(d, "logs"))
-    port = free_port()
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write("""worker_processes 1;
-pid %(d)s/nginx.pid;
-error_log %(d)s/logs/error.log;
-events { worker_connections 4096; }
-http {
-  log_format t '$msec $status';
-  access_log %(d)s/logs/access.log t;
-  client_body_temp_path %(d)s/logs; proxy_temp_path %(d)s/logs; fastcgi_temp_path %(d)s/logs;
-  uwsgi_temp_path %(d)s/logs; scgi_temp_path %(d)s/logs;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:%(port)d;
-    location / { default_type text/plain; return 200 "Hello, World!"; }
-  }
-}
-""" % {"d": d, "port": port})
-    proc = subprocess.Popen([exe, "-p", d, "-c", conf, "-g", "daemon off;"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if not wait_port(port):
-        proc.kill()
-        raise RuntimeError("nginx did not start")
-
-    def stop():
-        proc.terminate()
-        proc.wait()
-        path = os.path.join(d, "logs", "access.log")
-        text = open(path).read() if os.path.exists(path) else ""
-        shutil.rmtree(d, ignore_errors=True)
-        return text
-    return port, stop
-
-
 def b8(ctx):
-    port, stop = logging_nginx()
+    port, stop = ctx.nginx(log=True)
     try:
         res = podgym_load(ctx, '{url = "http://127.0.0.1:%d/", rate = %d, duration = %d}' % (port, RATE, DUR),
                           DUR + 60)

@@ -102,8 +102,9 @@ class Ctx:
     def server(self, config="", **kw):
         return Server(self, config, **kw)
 
-    def nginx(self):
-        """A real nginx on loopback: / says Hello, World!, /fail is a 500. -> (port, stop)"""
+    def nginx(self, log=False):
+        """A real nginx on loopback: / says Hello, World!, /fail is a 500.
+        -> (port, stop); stop() returns the access log ("$msec $status" lines) when log is set."""
         exe = shutil.which("nginx") or "/usr/sbin/nginx"
         if not os.path.exists(exe):
             raise RuntimeError("nginx is not installed")
@@ -111,14 +112,15 @@ class Ctx:
         port = free_port()
         for sub in ("logs", "tmp"):
             os.makedirs(os.path.join(d, sub))
+        access = "log_format t '$msec $status';\n  access_log %s/logs/access.log t;" % d if log else "access_log off;"
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
             f.write("""worker_processes 1;
 pid %(d)s/nginx.pid;
 error_log %(d)s/logs/error.log;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
-  access_log off;
+  %(access)s
   client_body_temp_path %(d)s/tmp; proxy_temp_path %(d)s/tmp; fastcgi_temp_path %(d)s/tmp;
   uwsgi_temp_path %(d)s/tmp; scgi_temp_path %(d)s/tmp;
   keepalive_requests 1000000;
@@ -129,7 +131,7 @@ http {
     location / { default_type text/plain; return 200 "ok"; }
   }
 }
-""" % {"d": d, "port": port})
+""" % {"d": d, "port": port, "access": access})
         proc = subprocess.Popen([exe, "-p", d, "-c", conf, "-g", "daemon off;"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not wait_port(port):
@@ -139,7 +141,10 @@ http {
         def stop():
             proc.terminate()
             proc.wait()
+            path = os.path.join(d, "logs", "access.log")
+            text = open(path).read() if os.path.exists(path) else ""
             shutil.rmtree(d, ignore_errors=True)
+            return text
         return port, stop
 
     def wrk(self, url, threads=2, conns=32, duration=5, script=None):
