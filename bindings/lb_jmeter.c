@@ -5,7 +5,8 @@
  *               method=, headers={name=value}, body=, file={path=, param=, mime=},
  *               rate=, profile={{t, rps}, ...}, duration=, connections=,
  *               threads=, loops=, ramp=, think=, timeout=, keepalive=, follow=,
- *               label=, jtl=, samples=, driver="native"|"sim"}   -> result | nil, err
+ *               label=, jtl=, samples=, driver="native"|"sim",
+ *               client="auto"|"h1"|"curl"}                       -> result | nil, err
  *   jmeter.load_plan{plan=, props={name=value}, jtl=, samples=, timeout=} -> result | nil, err
  *   jmeter.run{plan=, props={name=value}, jtl=, timeout=, samples=}       -> result | nil, err
  *   jmeter.import(plan[, props])  -> {name, thread_group, label, mode, threads, loops, ramp, rate,
@@ -20,7 +21,8 @@
  *           count = n, samples = n (or, with samples=true, a list of
  *           {ts (epoch s), elapsed, latency, connect (ms), code, success, message, bytes,
  *            sent_bytes, thread, label, url}),
- *           jtl = path | nil, driver = "native" | "sim" | "jmeter", warnings = {..} | nil}
+ *           jtl = path | nil, driver = "native" | "sim" | "jmeter", warnings = {..} | nil,
+ *           client = "h1" | "curl" (native: which HTTP client carried the requests)}
  * A statistic with no value (no samples, a JTL without Latency) is nil.
  *
  * Open loop when rate (or profile) is given and loops is not; closed loop
@@ -257,6 +259,8 @@ static int run_native(lua_State *L, ld_plan *p, load_target *t, const char *jtl_
         return lb_fail(L, &e);
     }
     push_result(L, &r, with_samples, jtl_opt ? jtl : NULL, "native");
+    lua_pushstring(L, load_client(t) == LOAD_CLIENT_H1 ? "h1" : "curl");
+    lua_setfield(L, -2, "client");
     if (nwarnings) {
         push_strings(L, warnings, nwarnings);
         lua_setfield(L, -2, "warnings");
@@ -355,6 +359,10 @@ static int read_target(lua_State *L, int o, load_target *t, pg_err *e) {
     lua_pop(L, 1);
     t->keepalive = lb_optboolfield(L, o, "keepalive", 1);
     t->follow_redirects = lb_optboolfield(L, o, "follow", 0);
+    const char *client = lb_optstrfield(L, o, "client", "auto");
+    if (!strcmp(client, "curl")) t->client = LOAD_CLIENT_CURL;
+    else if (!strcmp(client, "h1")) t->client = LOAD_CLIENT_H1;
+    else luaL_argcheck(L, !strcmp(client, "auto"), 1, "client must be 'auto', 'h1' or 'curl'");
     lua_Integer conns = lb_optintfield(L, o, "connections", 0);
     if (conns < 0 || conns > 1000) return pg_errf(e, 400, "bad_connections", "connections %lld (wants 1..1000)", (long long)conns);
     t->max_inflight = (int)conns;

@@ -1,9 +1,12 @@
 /* load.c: the native load generator (see load.h for the two modes).
  *
- * One thread, one libcurl multi handle, one event loop. A `conn` is one
- * easy handle: a JMeter thread in closed loop, a connection slot in open
- * loop. The loop sleeps in epoll_wait on the transfers' sockets (libcurl's
- * multi_socket API, so only active transfers are touched) plus a timerfd
+ * One thread, one event loop. A `conn` is a JMeter thread in closed loop,
+ * a connection slot in open loop. Requests go through one of two clients:
+ * plain http:// without upload or redirects through h1.c (one send and one
+ * recv a keep-alive request), everything else through one libcurl multi
+ * handle, a conn being one easy handle. The loop sleeps in epoll_wait on
+ * the sockets (libcurl's multi_socket API, so only active transfers are
+ * touched; h1 sockets are watched directly) plus a timerfd
  * armed at the next intended send time (nanosecond resolution, so the
  * schedule does not round to milliseconds), starts what is due, and records
  * a sample for every finished transfer. Intended times are absolute
@@ -23,6 +26,7 @@
 
 #include <curl/curl.h>
 
+#include "h1.h"
 #include "load.h"
 
 #define LOAD_MAX_THREADS 10000
@@ -247,6 +251,8 @@ typedef struct conn {
     const char *url;
     size_t upload_pos;          /* multipart read position */
     char reason[48];
+    h1_xfer x;                  /* h1: the request in flight */
+    double deadline;            /* h1: when it times out */
 } conn;
 
 struct run {
@@ -292,7 +298,16 @@ struct run {
     double tick_t[5];
     size_t tick_n[5];
     int tick_i;
+    /* h1 client */
+    int h1;
+    h1_origin *origins;
+    size_t norig;
+    h1_req *reqs;               /* one per URL */
+    h1_sock *socks;             /* conn k's socket to origin o: socks[k * norig + o] */
+    double h1_check;            /* no h1 request times out before this */
 };
+
+#define TFD_TAG UINT64_MAX      /* epoll data of the timerfd; h1 sockets are index + 1 */
 
 static double mono(void) {
     struct timespec ts;
@@ -502,14 +517,58 @@ static void record_done(run *R, conn *c, CURLcode rc) {
     record(R, &s, c->intended);
 }
 
+/* An h1 request that ended (H1_DONE or H1_BAD) at now, or timed out. */
+static void record_h1(run *R, conn *c, int rc, const char *why, double now) {
+    const h1_xfer *x = &c->x;
+    ld_sample s = { 0 };
+    s.ts_ms = ts_of(R, c->intended);
+    s.elapsed_ms = (now - c->intended) * 1000.0;
+    s.latency_ms = x->t_first > 0 ? (x->t_first - c->intended) * 1000.0 : s.elapsed_ms;
+    s.connect_ms = x->fresh && x->t_connected > 0 ? (x->t_connected - x->t_start) * 1000.0 : 0;
+    s.code = x->resp.code;
+    s.success = rc == H1_DONE && s.code >= 200 && s.code < 400;
+    const char *m = why ? why : rc == H1_DONE ? x->resp.reason : x->msg ? x->msg : "failed";
+    size_t n = strlen(m);
+    if (n >= sizeof s.message) n = sizeof s.message - 1;
+    memcpy(s.message, m, n);
+    s.bytes = x->resp.header_bytes + x->resp.body_bytes;
+    s.sent_bytes = (long)x->sent;
+    s.thread = c->idx;
+    s.url = c->url;
+    record(R, &s, c->intended);
+}
+
 /* ---- starting requests --------------------------------------------------- */
 
+static void h1_sync(run *R, h1_sock *s);
+static void h1_done(run *R, conn *c, int rc, const char *why, double now);
+
+static void start_h1(run *R, conn *c, size_t u, double now) {
+    const h1_req *rq = &R->reqs[u];
+    h1_sock *s = &R->socks[(size_t)(c->idx - 1) * R->norig + (size_t)rq->origin];
+    c->deadline = c->intended + R->timeout;
+    if (c->deadline < R->h1_check) R->h1_check = c->deadline;
+    c->state = C_BUSY;
+    R->inflight++;
+    if (h1_xfer_begin(&c->x, s, rq, &R->origins[rq->origin], now) == H1_BAD) {
+        h1_done(R, c, H1_BAD, NULL, now);
+        return;
+    }
+    h1_sync(R, s);
+}
+
 static void start(run *R, conn *c, double intended, double now) {
-    const char *url = R->urls[R->rr++ % R->t->nurls];
-    if (url != c->url) curl_easy_setopt(c->h, CURLOPT_URL, url);
-    c->url = url;
+    size_t u = R->rr++ % R->t->nurls;
+    const char *url = R->urls[u];
     c->intended = intended;
     c->started = now;
+    if (R->h1) {
+        c->url = url;
+        start_h1(R, c, u, now);
+        return;
+    }
+    if (url != c->url) curl_easy_setopt(c->h, CURLOPT_URL, url);
+    c->url = url;
     c->reason[0] = '\0';
     c->upload_pos = 0;
     double left = R->timeout - (now - intended);
@@ -612,6 +671,18 @@ static double dispatch(run *R, double now) {
     return wake;
 }
 
+/* c's request was recorded: the slot goes idle, or the thread goes on. */
+static void next_after(run *R, conn *c, double now) {
+    if (R->open) {
+        c->state = C_IDLE;
+        R->idle[R->nidle++] = c->idx - 1;
+    } else {
+        c->loops_done++;
+        closed_next(R, c, now);
+        if (c->state == C_WAIT && c->ready_at <= now) start(R, c, now, now);
+    }
+}
+
 static void complete(run *R, CURLMsg *msg, double now) {
     char *priv = NULL;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
@@ -620,13 +691,61 @@ static void complete(run *R, CURLMsg *msg, double now) {
     curl_multi_remove_handle(R->m, c->h);
     R->inflight--;
     record_done(R, c, rc);
-    if (R->open) {
-        c->state = C_IDLE;
-        R->idle[R->nidle++] = c->idx - 1;
-    } else {
-        c->loops_done++;
-        closed_next(R, c, now);
-        if (c->state == C_WAIT && c->ready_at <= now) start(R, c, now, now);
+    next_after(R, c, now);
+}
+
+static void h1_done(run *R, conn *c, int rc, const char *why, double now) {
+    R->inflight--;
+    record_h1(R, c, rc, why, now);
+    next_after(R, c, now);
+}
+
+/* Register s with epoll for what its request wants now (an idle keep-alive
+ * socket stays registered for input, so a close by the server is seen). */
+static void h1_sync(run *R, h1_sock *s) {
+    if (s->fd < 0) return;
+    conn *c = &R->c[(s - R->socks) / (ptrdiff_t)R->norig];
+    int want = c->state == C_BUSY && c->x.s == s ? h1_xfer_want(&c->x) : H1_WANT_IN;
+    if (want == s->registered) return;
+    struct epoll_event ev = { .data.u64 = (uint64_t)(s - R->socks) + 1 };
+    ev.events = (want & H1_WANT_IN ? EPOLLIN : 0u) | (want & H1_WANT_OUT ? EPOLLOUT : 0u);
+    epoll_ctl(R->ep, s->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s->fd, &ev);
+    s->registered = want;
+}
+
+static void h1_event(run *R, uint64_t tag, uint32_t events, double now) {
+    h1_sock *s = &R->socks[tag - 1];
+    if (s->fd < 0) return;                  /* closed earlier in this batch */
+    conn *c = &R->c[(s - R->socks) / (ptrdiff_t)R->norig];
+    if (c->state != C_BUSY || c->x.s != s) {
+        h1_sock_idle_event(s);
+        return;
+    }
+    int ev = (events & EPOLLIN ? H1_WANT_IN : 0) | (events & EPOLLOUT ? H1_WANT_OUT : 0)
+             | (events & (EPOLLERR | EPOLLHUP) ? H1_WANT_IN | H1_WANT_OUT : 0);
+    int rc = h1_xfer_event(&c->x, ev, &R->origins[c->x.req->origin], now);
+    if (rc == H1_MORE) {
+        h1_sync(R, c->x.s);
+        return;
+    }
+    h1_sock *was = c->x.s;
+    h1_done(R, c, rc, NULL, now);
+    h1_sync(R, was);                        /* idle now (watch for a close), or busy again */
+}
+
+/* Fail the h1 requests whose time is up; the next check is at the earliest
+ * deadline left. */
+static void h1_timeouts(run *R, double now) {
+    if (now < R->h1_check) return;
+    R->h1_check = INFINITY;
+    for (int k = 0; k < R->nc; k++) {
+        conn *c = &R->c[k];
+        if (c->state != C_BUSY) continue;
+        if (c->deadline <= now) {
+            h1_xfer_abort(&c->x);
+            h1_done(R, c, H1_BAD, "timeout", now);
+        }
+        if (c->state == C_BUSY && c->deadline < R->h1_check) R->h1_check = c->deadline;
     }
 }
 
@@ -682,6 +801,13 @@ static void abort_inflight(run *R) {
     for (int k = 0; k < R->nc; k++) {
         conn *c = &R->c[k];
         if (c->state != C_BUSY) continue;
+        if (R->h1) {
+            h1_xfer_abort(&c->x);
+            R->inflight--;
+            record_h1(R, c, H1_BAD, "aborted", mono());
+            c->state = C_DONE;
+            continue;
+        }
         curl_multi_remove_handle(R->m, c->h);
         R->inflight--;
         size_t n = R->r->n;
@@ -742,7 +868,7 @@ static void apply_sockets(run *R) {
         int fd = R->dirty[i];
         unsigned char w = R->want[fd], h = R->have[fd];
         if (w == h) continue;
-        struct epoll_event ev = { .data.fd = fd };
+        struct epoll_event ev = { .data.u64 = (uint64_t)fd };
         ev.events = (w & 1 ? EPOLLIN : 0u) | (w & 2 ? EPOLLOUT : 0u);
         if (!w) {
             epoll_ctl(R->ep, EPOLL_CTL_DEL, fd, NULL);
@@ -761,6 +887,54 @@ static int timer_cb(CURLM *m, long ms, void *ud) {
     return 0;
 }
 
+/* The libcurl client: a multi handle, an easy handle per conn. */
+static int setup_curl(run *R, pg_err *e) {
+    const load_target *t = R->t;
+    if (t->body || t->file_path)        /* JMeter sends no Expect: 100-continue */
+        R->hdrs = curl_slist_append(R->hdrs, "Expect:");
+    if (!t->keepalive) R->hdrs = curl_slist_append(R->hdrs, "Connection: close");
+    for (size_t i = 0; i < t->nheaders; i++) R->hdrs = curl_slist_append(R->hdrs, t->headers[i]);
+    if (!R->hdrs && (t->body || t->file_path || !t->keepalive || t->nheaders))
+        return pg_errf(e, 500, "nomem", "out of memory");
+
+    R->m = curl_multi_init();
+    if (!R->m) return pg_errf(e, 500, "curl", "curl_multi_init failed");
+    long cache = (long)R->nc * (long)(t->nurls > 1 ? t->nurls : 1) + 8;
+    curl_multi_setopt(R->m, CURLMOPT_MAXCONNECTS, cache > 10000 ? 10000L : cache);
+    curl_multi_setopt(R->m, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(R->m, CURLMOPT_SOCKETDATA, R);
+    curl_multi_setopt(R->m, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(R->m, CURLMOPT_TIMERDATA, R);
+    for (int k = 0; k < R->nc; k++)
+        if (setup_conn(R, &R->c[k], e)) return -1;
+    return 0;
+}
+
+/* The h1 client: a request per URL, a socket per conn and origin. */
+static int setup_h1(run *R, pg_err *e) {
+    const load_target *t = R->t;
+    R->reqs = calloc(t->nurls, sizeof *R->reqs);
+    if (!R->reqs) return pg_errf(e, 500, "nomem", "out of memory");
+    h1_req_opts o = { .method = t->method, .headers = t->headers, .nheaders = t->nheaders,
+                      .body = t->body, .body_len = t->body_len, .keepalive = t->keepalive };
+    char msg[400];
+    for (size_t i = 0; i < t->nurls; i++)
+        if (h1_req_build(&R->reqs[i], t->urls[i], &o, &R->origins, &R->norig, msg, sizeof msg))
+            return pg_errf(e, 400, "bad_url", "%s", msg);
+    R->socks = calloc((size_t)R->nc * R->norig, sizeof *R->socks);
+    if (!R->socks) return pg_errf(e, 500, "nomem", "out of memory");
+    for (size_t i = 0; i < (size_t)R->nc * R->norig; i++) R->socks[i].fd = -1;
+    R->h1_check = INFINITY;
+    return 0;
+}
+
+int load_client(const load_target *t) {
+    if (t->client == LOAD_CLIENT_CURL) return LOAD_CLIENT_CURL;
+    int ok = !t->file_path && !t->follow_redirects;
+    for (size_t i = 0; ok && i < t->nurls; i++) ok = h1_url_ok(t->urls[i]);
+    return ok ? LOAD_CLIENT_H1 : LOAD_CLIENT_CURL;
+}
+
 static int setup(run *R, pg_err *e) {
     const ld_plan *p = R->p;
     const load_target *t = R->t;
@@ -772,13 +946,6 @@ static int setup(run *R, pg_err *e) {
         if (!(R->urls[i] = ld_result_intern(R->r, t->urls[i])))
             return pg_errf(e, 500, "nomem", "out of memory");
     if (t->file_path && read_file(R, e)) return -1;
-
-    if (t->body || t->file_path)        /* JMeter sends no Expect: 100-continue */
-        R->hdrs = curl_slist_append(R->hdrs, "Expect:");
-    if (!t->keepalive) R->hdrs = curl_slist_append(R->hdrs, "Connection: close");
-    for (size_t i = 0; i < t->nheaders; i++) R->hdrs = curl_slist_append(R->hdrs, t->headers[i]);
-    if (!R->hdrs && (t->body || t->file_path || !t->keepalive || t->nheaders))
-        return pg_errf(e, 500, "nomem", "out of memory");
 
     R->open = load_is_open(p, t);
     R->timeout = p->timeout_s;
@@ -814,24 +981,22 @@ static int setup(run *R, pg_err *e) {
         R->hist = calloc(HIST_BUCKETS, sizeof *R->hist);
         if (!R->hist) return pg_errf(e, 500, "nomem", "out of memory");
     }
-    R->m = curl_multi_init();
-    if (!R->m) return pg_errf(e, 500, "curl", "curl_multi_init failed");
-    long cache = (long)R->nc * (long)(t->nurls > 1 ? t->nurls : 1) + 8;
-    curl_multi_setopt(R->m, CURLMOPT_MAXCONNECTS, cache > 10000 ? 10000L : cache);
-    curl_multi_setopt(R->m, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(R->m, CURLMOPT_SOCKETDATA, R);
-    curl_multi_setopt(R->m, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(R->m, CURLMOPT_TIMERDATA, R);
-    R->curl_deadline = INFINITY;
     R->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (R->tfd < 0) return pg_errf(e, 500, "timerfd", "timerfd_create: %s", strerror(errno));
     R->ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event tev = { .events = EPOLLIN, .data.fd = R->tfd };
+    struct epoll_event tev = { .events = EPOLLIN, .data.u64 = TFD_TAG };
     if (R->ep < 0 || epoll_ctl(R->ep, EPOLL_CTL_ADD, R->tfd, &tev))
         return pg_errf(e, 500, "epoll", "epoll: %s", strerror(errno));
-    for (int k = 0; k < R->nc; k++) {
-        R->c[k].idx = k + 1;
-        if (setup_conn(R, &R->c[k], e)) return -1;
+    for (int k = 0; k < R->nc; k++) R->c[k].idx = k + 1;
+    R->curl_deadline = INFINITY;
+    R->h1 = load_client(t) == LOAD_CLIENT_H1;
+    if (t->client == LOAD_CLIENT_H1 && !R->h1)
+        return pg_errf(e, 400, "bad_client",
+                       "client 'h1' carries plain http:// requests without file upload or redirects");
+    if (R->h1) {
+        if (setup_h1(R, e)) return -1;
+    } else if (setup_curl(R, e)) {
+        return -1;
     }
     size_t planned = load_planned_count(p, t);
     if (planned && planned < LOAD_MAX_SAMPLES && R->r->cap < R->r->n + planned) {
@@ -846,7 +1011,8 @@ static int setup(run *R, pg_err *e) {
 
 static void teardown(run *R) {
     for (int k = 0; k < R->nc && R->c; k++) {
-        if (R->c[k].state == C_BUSY) curl_multi_remove_handle(R->m, R->c[k].h);
+        h1_xfer_free(&R->c[k].x);
+        if (R->c[k].state == C_BUSY && R->m) curl_multi_remove_handle(R->m, R->c[k].h);
         if (R->c[k].h) curl_easy_cleanup(R->c[k].h);
         if (R->c[k].mime) curl_mime_free(R->c[k].mime);
     }
@@ -863,6 +1029,11 @@ static void teardown(run *R) {
     free(R->hist);
     free(R->urls);
     free(R->file_data);
+    for (size_t i = 0; R->socks && i < (size_t)R->nc * R->norig; i++) h1_sock_close(&R->socks[i]);
+    free(R->socks);
+    for (size_t i = 0; R->reqs && i < R->t->nurls; i++) free(R->reqs[i].bytes);
+    free(R->reqs);
+    free(R->origins);
 }
 
 int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
@@ -908,12 +1079,16 @@ int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
         }
         double wake = dispatch(&R, now);
         int running;
-        if (R.curl_deadline <= mono()) {
-            R.curl_deadline = INFINITY;
-            curl_multi_socket_action(R.m, CURL_SOCKET_TIMEOUT, 0, &running);
+        if (R.h1) {
+            h1_timeouts(&R, now);
+        } else {
+            if (R.curl_deadline <= mono()) {
+                R.curl_deadline = INFINITY;
+                curl_multi_socket_action(R.m, CURL_SOCKET_TIMEOUT, 0, &running);
+            }
+            drain(&R);
+            now = mono();
         }
-        drain(&R);
-        now = mono();
         if (now >= R.next_tick) {
             tick(&R, now);
             while (R.next_tick <= now) R.next_tick += 0.25;
@@ -931,6 +1106,7 @@ int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
             armed = wake;
         }
         double until = wake < R.curl_deadline ? wake : R.curl_deadline;
+        if (R.h1 && R.h1_check < until) until = R.h1_check;
         int ms = 1000;
         if (isfinite(until)) {
             double d = ceil((until - mono()) * 1000.0);
@@ -938,19 +1114,24 @@ int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
         }
         apply_sockets(&R);
         int n = epoll_wait(R.ep, evs, 64, ms);
+        if (R.h1 && n > 0) now = mono();
         for (int i = 0; i < n; i++) {
-            int fd = evs[i].data.fd;
-            if (fd == R.tfd) {
+            if (evs[i].data.u64 == TFD_TAG) {
                 uint64_t expirations;
                 if (read(R.tfd, &expirations, sizeof expirations) < 0) { /* EAGAIN: nothing */ }
                 continue;
             }
+            if (R.h1) {
+                h1_event(&R, evs[i].data.u64, evs[i].events, now);
+                continue;
+            }
+            int fd = (int)evs[i].data.u64;
             int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0)
                         | (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0)
                         | (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
             curl_multi_socket_action(R.m, fd, flags, &running);
         }
-        drain(&R);
+        if (!R.h1) drain(&R);
     }
     if (t->progress && !stopped) tick(&R, mono());
 

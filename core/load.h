@@ -1,5 +1,5 @@
-/* load.h: the native load generator (libcurl multi, one event loop, no
- * thread per request).
+/* load.h: the native load generator (one event loop, no thread per
+ * request; libcurl multi, or the plain HTTP/1.1 client of h1.h).
  *
  * Modes, chosen from the ld_plan (sample.h):
  *
@@ -71,6 +71,7 @@ typedef struct load_target {
     char *file_mime;            /* "image/jpeg"; NULL = application/octet-stream */
     int keepalive;              /* 0: Connection: close, a new connection per request */
     int follow_redirects;
+    int client;                 /* LOAD_CLIENT_*: which HTTP client carries the requests */
     int max_inflight;           /* open loop: connections; 0 = ceil(rate*timeout)+1, within [1, 1000] */
     int closed;                 /* closed loop even with rate > 0 and loops == 0 (a JMeter Thread
                                  * Group with a duration and a Constant Throughput Timer) */
@@ -82,6 +83,12 @@ typedef struct load_target {
     load_stop_fn stop;          /* may be NULL */
     void *stop_ud;
 } load_target;
+
+/* The HTTP clients. AUTO: h1 (h1.h) for plain http:// without file upload
+ * or redirects, libcurl otherwise. Both record the same samples. */
+enum { LOAD_CLIENT_AUTO = 0, LOAD_CLIENT_CURL, LOAD_CLIENT_H1 };
+/* The client a run of t uses (LOAD_CLIENT_CURL or LOAD_CLIENT_H1). */
+int load_client(const load_target *t);
 
 void load_target_init(load_target *t);
 void load_target_free(load_target *t);

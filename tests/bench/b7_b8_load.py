@@ -1,10 +1,11 @@
 """B7 (closed-loop native generator vs wrk) and B8 (open-loop rate accuracy).
 
 B7: `jmeter.load{threads = 32, duration = D}` (32 keep-alive connections,
-one event loop) against nginx's `GET /`, beside wrk with the same 32
-connections and duration. The generator is one thread by design, so the
-ratio is taken against wrk -t1 (one event loop as well); wrk -t2 is in the
-raw figures. Best of two alternating runs each, to damp a noisy machine.
+one event loop, the h1 client that plain http:// takes) against nginx's
+`GET /`, beside wrk with the same 32 connections and duration. The generator
+is one thread by design, so the ratio is taken against wrk -t1 (one event
+loop as well); wrk -t2 and the libcurl client (`client = "curl"`) are in the
+raw figures. Best of three alternating runs each, to damp a noisy machine.
 
 B8: `jmeter.load{rate = R, duration = D}` (open loop) against an nginx that
 logs every request's time ($msec): the achieved rate is what nginx saw,
@@ -35,7 +36,7 @@ def podgym_load(ctx, opts, timeout):
         script = os.path.join(d, "load.lua")
         with open(script, "w") as f:
             f.write("local json = require 'json'\nlocal r = assert(jmeter.load(%s))\n"
-                    "print(json.encode({count = r.count, summary = r.summary}))\n" % opts)
+                    "print(json.encode({count = r.count, summary = r.summary, client = r.client}))\n" % opts)
         p = subprocess.run([ctx.podgym, "run", "-c", cfg, script], capture_output=True, text=True,
                            timeout=timeout, cwd=d)
         if p.returncode != 0:
@@ -50,11 +51,13 @@ def b7(ctx):
     url = "http://127.0.0.1:%d/" % port
     try:
         wrk1, native = [], []
-        for _ in range(2):
+        for _ in range(3):
             wrk1.append(ctx.wrk(url, 1, CONNS, DUR))
             native.append(podgym_load(ctx, '{url = "%s", threads = %d, duration = %d}' % (url, CONNS, DUR),
                                       DUR + 60))
         wrk2 = ctx.wrk(url, 2, CONNS, DUR)
+        curl = podgym_load(ctx, '{url = "%s", threads = %d, duration = %d, client = "curl"}' % (url, CONNS, DUR),
+                           DUR + 60)
     finally:
         stop()
     ref = max(w["rps"] for w in wrk1)
@@ -65,7 +68,8 @@ def b7(ctx):
     return row("B7", "native generator, closed loop, %d connections, %d s, vs wrk -t1 -c%d" % (CONNS, DUR, CONNS),
                got, ref, ">= 0.8 x wrk", ratio >= 0.8 and errors == 0,
                {"native_rps": got, "native_runs_rps": [n["summary"]["throughput_rps"] for n in native],
-                "native_requests": best["count"], "native_errors": errors,
+                "native_requests": best["count"], "native_errors": errors, "native_client": best["client"],
+                "curl_client_rps": curl["summary"]["throughput_rps"],
                 "native_p99_ms": best["summary"]["latency"].get("p99"),
                 "wrk_t1_rps": ref, "wrk_t1_runs_rps": [w["rps"] for w in wrk1], "wrk_t2_rps": wrk2["rps"],
                 "ratio_vs_wrk_t2": got / wrk2["rps"], "seconds": DUR}, ratio=ratio, unit=" req/s")
