@@ -57,7 +57,15 @@ int luaopen_log(lua_State *L);
 int luaopen_clock(lua_State *L);
 int luaopen_shared(lua_State *L);
 int luaopen_data(lua_State *L);
-int luaopen_cjson(lua_State *L);      /* lua-cjson, linked statically: `json` */
+int luaopen_cjson(lua_State *L);      /* lua-cjson, linked statically: `json` (decode) */
+
+/* json_enc.c: json.encode, and the same encoder for C callers. */
+typedef struct lb_json_out {
+    const char *p;              /* the calling thread's encode buffer: valid until its next encode */
+    size_t len;
+} lb_json_out;
+int lb_json_encode(lua_State *L);     /* json.encode(v) -> string */
+int lb_json_encode_to(lua_State *L);  /* (v, lightuserdata lb_json_out *): call it with lua_pcall */
 
 /* The engine's sampler if a request created one, else NULL; read under the lock
  * that created it (the main thread stops it at SIGTERM). lb_sampler.c */

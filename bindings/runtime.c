@@ -295,7 +295,10 @@ void fpconv_init(void);                 /* json_fpconv.c */
  * links json_fpconv.c ahead of the archive's own fpconv.o. */
 static int open_json(lua_State *L) {
     fpconv_init();
-    return luaopen_cjson(L);
+    luaopen_cjson(L);                               /* [json] */
+    lua_pushcfunction(L, lb_json_encode);           /* same bytes, one pass (json_enc.c) */
+    lua_setfield(L, -2, "encode");
+    return 1;
 }
 
 static const luaL_Reg modules[] = {

@@ -42,21 +42,15 @@ static void push_req(lua_State *L, http_req *req, const char *method, const pg_m
     lua_setmetatable(L, -2);
 }
 
-/* Encode the value at idx with json.encode; pushes the string or nil + message. */
-static int encode_json(lua_State *L, int idx) {
+/* Encode the value at idx as json.encode does, into out (the thread's
+ * encode buffer, no Lua string made); on failure pushes the message. */
+static int encode_json(lua_State *L, int idx, lb_json_out *out) {
     idx = lua_absindex(L, idx);
-    lua_getglobal(L, "json");
-    if (!lua_istable(L, -1)) {
-        lua_pop(L, 1);
-        lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-        lua_getfield(L, -1, "json");
-        lua_remove(L, -2);
-    }
-    lua_getfield(L, -1, "encode");
-    lua_remove(L, -2);
+    lua_pushcfunction(L, lb_json_encode_to);
     lua_pushvalue(L, idx);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) return -1;    /* [msg] */
-    return 0;                                           /* [json] */
+    lua_pushlightuserdata(L, out);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) return -1;    /* [msg] */
+    return 0;
 }
 
 static void error_resp(http_resp *resp, const pg_err *e) {
@@ -86,10 +80,9 @@ static void error_table_resp(lua_State *L, int idx, const pg_err *e, http_resp *
     lua_pushstring(L, e->message);
     lua_setfield(L, -2, "message");
     lua_setfield(L, -2, "error");
-    if (encode_json(L, -1) == 0) {
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        http_resp_set(resp, e->status, "application/json", s, len);
+    lb_json_out out;
+    if (encode_json(L, -1, &out) == 0) {
+        http_resp_set(resp, e->status, "application/json", out.p, out.len);
     } else {
         error_resp(resp, e);
     }
@@ -137,16 +130,15 @@ static void results_resp(lua_State *L, int base, http_resp *resp, const char *wh
     }
     int bt = bi <= lua_gettop(L) ? lua_type(L, bi) : LUA_TNONE;
     if (bt == LUA_TTABLE) {
-        if (encode_json(L, bi) != 0) {
+        lb_json_out out;
+        if (encode_json(L, bi, &out) != 0) {
             pg_err e;
             pg_errf(&e, 500, "bad_response", "%s: cannot encode the response as JSON: %s", where, lua_tostring(L, -1));
             pg_log(PG_LOG_ERROR, "%s", e.message);
             error_resp(resp, &e);
             return;
         }
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        http_resp_set(resp, status, has_ct ? NULL : "application/json", s, len);
+        http_resp_set(resp, status, has_ct ? NULL : "application/json", out.p, out.len);
     } else if (bt == LUA_TSTRING || bt == LUA_TNUMBER) {
         size_t len;
         const char *s = lua_tolstring(L, bi, &len);

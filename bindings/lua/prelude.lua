@@ -5,31 +5,13 @@
 local sandboxed, req_fields = ...
 local json = require "json"
 
--- lua-cjson 2.1 encodes every empty table as {}. json.array(t) marks a list
--- that must stay a JSON array even when empty: it becomes a marker string,
--- which json.encode turns into [] (a plain search: the marker's encoding
--- starts with a backslash, rare in JSON output).
+-- json.encode writes every empty table as {} (as lua-cjson did). json.array(t)
+-- marks a list that must stay a JSON array even when empty: it becomes a
+-- marker string that json.encode (bindings/json_enc.c) writes as [].
 local EMPTY = "\0podgym:empty-array\0"
-local EMPTY_JSON = '"\\u0000podgym:empty-array\\u0000"'
-local raw_encode = json.encode
-local find, sub, concat = string.find, string.sub, table.concat
 function json.array(t)
   if t == nil or next(t) == nil then return EMPTY end
   return t
-end
-function json.encode(v)
-  local s = raw_encode(v)
-  local i = find(s, EMPTY_JSON, 1, true)
-  if not i then return s end
-  local parts, pos = {}, 1
-  while i do
-    parts[#parts + 1] = sub(s, pos, i - 1)
-    parts[#parts + 1] = "[]"
-    pos = i + #EMPTY_JSON
-    i = find(s, EMPTY_JSON, pos, true)
-  end
-  parts[#parts + 1] = sub(s, pos)
-  return concat(parts)
 end
 
 local REQ = {}

@@ -44,10 +44,29 @@ static void test_random_values(void **state) {
     }
 }
 
+/* Decimal numbers whose 15th significant digit is 5: the rounding of the
+ * 14th digit depends on the binary value's last bits. */
+static void test_near_ties(void **state) {
+    (void)state;
+    uint64_t s = 7;
+    for (int i = 0; i < 300000; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t m = 100000000000000ULL + (s >> 20) % 900000000000000ULL;
+        m = m - m % 10 + 5;
+        int shift = (int)((s >> 8) % 20);
+        double v = (double)m / 1e15 * pow(10, shift - 4);
+        same(v, 14);
+        same(-v, 14);
+        same(nextafter(v, 0), 14);
+        same(nextafter(v, 1e300), 14);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_values),
         cmocka_unit_test(test_random_values),
+        cmocka_unit_test(test_near_ties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
