@@ -22,7 +22,7 @@ void lb_push_err(lua_State *L, const pg_err *e);
 /* Tables from descriptors (as wrk's set_fields). */
 typedef enum {
     LB_INT, LB_I64, LB_SIZE, LB_LONG, LB_NUM,
-    LB_NUMOPT,                  /* double; NaN ("no value") leaves the field nil */
+    LB_NUMOPT,                  /* double; NaN ("no value") sets nothing: nil in a new table */
     LB_BOOL, LB_STR, LB_STRP,
 } lb_type;
 typedef struct lb_field {

@@ -15,40 +15,47 @@
 
 int fpconv_g_fmt(char *str, double num, int precision);    /* json_fpconv.c */
 
-/* One CSV field: numbers as JSON prints them, booleans 1/0, nil and
- * json.null empty, strings quoted when they hold a comma, quote or newline. */
-static void add_csv_field(lua_State *L, luaL_Buffer *b, int idx, int i) {
+/* Field i of the row at t as one CSV field: numbers as JSON prints them,
+ * booleans 1/0, nil and json.null empty, strings quoted when they hold a
+ * comma, quote or newline. The field is read raw and popped before the
+ * buffer grows (a luaL_Buffer wants the stack as it left it); a string
+ * stays alive in the row. */
+static void add_csv_field(lua_State *L, luaL_Buffer *b, int t, lua_Integer i) {
     char num[32];
-    switch (lua_type(L, idx)) {
+    const char *s = NULL;
+    size_t n = 0;
+    switch (lua_rawgeti(L, t, i)) {
     case LUA_TNUMBER:
-        if (lua_isinteger(L, idx) && llabs(lua_tointeger(L, idx)) < 100000000000000LL)
-            fpconv_g_fmt(num, (double)lua_tointeger(L, idx), 14);        /* exact below 1e14 */
-        else if (lua_isinteger(L, idx))
-            snprintf(num, sizeof num, LUA_INTEGER_FMT, lua_tointeger(L, idx));
+        if (lua_isinteger(L, -1) && llabs(lua_tointeger(L, -1)) < 100000000000000LL)
+            n = (size_t)fpconv_g_fmt(num, (double)lua_tointeger(L, -1), 14);    /* exact below 1e14 */
+        else if (lua_isinteger(L, -1))
+            n = (size_t)snprintf(num, sizeof num, LUA_INTEGER_FMT, lua_tointeger(L, -1));
         else
-            fpconv_g_fmt(num, lua_tonumber(L, idx), 14);
-        luaL_addstring(b, num);
+            n = (size_t)fpconv_g_fmt(num, lua_tonumber(L, -1), 14);
+        s = num;
         break;
-    case LUA_TBOOLEAN: luaL_addchar(b, lua_toboolean(L, idx) ? '1' : '0'); break;
+    case LUA_TBOOLEAN:
+        num[0] = lua_toboolean(L, -1) ? '1' : '0';
+        s = num;
+        n = 1;
+        break;
     case LUA_TNIL:
     case LUA_TLIGHTUSERDATA: break;                    /* json.null */
-    case LUA_TSTRING: {
-        size_t n;
-        const char *s = lua_tolstring(L, idx, &n);
-        if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
-            luaL_addlstring(b, s, n);
-            break;
-        }
-        luaL_addchar(b, '"');
-        for (size_t k = 0; k < n; k++) {
-            if (s[k] == '"') luaL_addchar(b, '"');
-            luaL_addchar(b, s[k]);
-        }
-        luaL_addchar(b, '"');
-        break;
+    case LUA_TSTRING: s = lua_tolstring(L, -1, &n); break;
+    default: luaL_error(L, "field %d: a %s cannot go in a CSV row", (int)i, luaL_typename(L, -1));
     }
-    default: luaL_error(L, "field %d: a %s cannot go in a CSV row", i, luaL_typename(L, idx));
+    lua_pop(L, 1);
+    if (!n) return;
+    if (s == num || (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n))) {
+        luaL_addlstring(b, s, n);
+        return;
     }
+    luaL_addchar(b, '"');
+    for (size_t k = 0; k < n; k++) {
+        if (s[k] == '"') luaL_addchar(b, '"');
+        luaL_addchar(b, s[k]);
+    }
+    luaL_addchar(b, '"');
 }
 
 /* Appends keep their files open (a small cache, least recently used out)
@@ -126,24 +133,11 @@ static int append_whole(const char *path, const char *out, size_t n, size_t hlen
  * written first when the file is new or empty. */
 static int lb_data_append(lua_State *L) {
     const char *file = luaL_checkstring(L, 1);
-    size_t len;
-    const char *line;
-    if (lua_istable(L, 2)) {                        /* [file, fields, header?] */
-        lua_Integer n = luaL_len(L, 2);
-        luaL_Buffer b;
-        luaL_buffinit(L, &b);
-        for (lua_Integer i = 1; i <= n; i++) {
-            if (i > 1) luaL_addchar(&b, ',');
-            lua_geti(L, 2, i);
-            add_csv_field(L, &b, -1, (int)i);
-            lua_pop(L, 1);
-        }
-        luaL_pushresult(&b);
-        lua_replace(L, 2);
-    }
-    line = luaL_checklstring(L, 2, &len);
+    int fields = lua_istable(L, 2);
+    size_t len = 0;
+    const char *line = fields ? NULL : luaL_checklstring(L, 2, &len);
     const char *header = luaL_optstring(L, 3, NULL);
-    luaL_argcheck(L, !memchr(line, '\n', len), 2, "one line, without a newline");
+    luaL_argcheck(L, fields || !memchr(line, '\n', len), 2, "one line, without a newline");
     pg_engine *eng = lb_engine(L);
     char path[4096];
     pg_err e;
@@ -156,7 +150,7 @@ static int lb_data_append(lua_State *L) {
         lua_pushvalue(L, -1);
         lua_setfield(L, LUA_REGISTRYINDEX, "podgym.data.paths");
     }
-    int cache = lua_gettop(L);                      /* [.., paths] */
+    int cache = lua_gettop(L);                      /* [file, row, header?, paths] */
     int known = lua_getfield(L, cache, file) == LUA_TSTRING;
     if (known) snprintf(path, sizeof path, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
@@ -165,25 +159,35 @@ static int lb_data_append(lua_State *L) {
         lua_pushstring(L, path);
         lua_setfield(L, cache, file);
     }
+    /* header line (when the file turns out empty), then the row: one buffer */
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     if (header) {
         luaL_addstring(&b, header);
         luaL_addchar(&b, '\n');
     }
-    size_t hlen = header ? strlen(header) + 1 : 0;
-    luaL_addlstring(&b, line, len);
+    size_t hlen = luaL_bufflen(&b);
+    if (fields) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (i > 1) luaL_addchar(&b, ',');
+            add_csv_field(L, &b, 2, i);
+        }
+    } else {
+        luaL_addlstring(&b, line, len);
+    }
     luaL_addchar(&b, '\n');
-    luaL_pushresult(&b);
-    size_t n;
-    const char *out = lua_tolstring(L, -1, &n);
+    const char *out = luaL_buffaddr(&b);
+    size_t n = luaL_bufflen(&b);
     pg_err_clear(&e);
     int rc = append_whole(path, out, n, hlen, &e);
     if (rc < 0 && known && e.status == 0) {         /* its folder vanished: resolve again */
         if (smp_resolve_path(eng->cfg.data_dir, file, path, sizeof path, &e) < 0) return lb_fail(L, &e);
-        lua_pushstring(L, path);
-        lua_setfield(L, cache, file);
         rc = append_whole(path, out, n, hlen, &e);
+        if (rc == 0) {
+            lua_pushstring(L, path);
+            lua_setfield(L, cache, file);
+        }
     }
     if (rc < 0) {
         if (!e.status) e.status = 500;

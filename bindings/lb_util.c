@@ -54,17 +54,16 @@ void lb_set_fields(lua_State *L, int idx, const void *obj, const lb_field *field
     int i = 0;
     for (const lb_field *f = fields; f->name; f++) {
         const void *p = base + f->off;
-        lua_rawgeti(L, -1, ++i);                                            /* [keys, k] */
+        ++i;
+        if (f->type == LB_NUMOPT && isnan(*(const double *)p)) continue;    /* no value: no key */
+        lua_rawgeti(L, -1, i);                                              /* [keys, k] */
         switch (f->type) {
         case LB_INT: lua_pushinteger(L, *(const int *)p); break;
         case LB_I64: lua_pushinteger(L, (lua_Integer) * (const int64_t *)p); break;
         case LB_SIZE: lua_pushinteger(L, (lua_Integer) * (const size_t *)p); break;
         case LB_LONG: lua_pushinteger(L, (lua_Integer) * (const long *)p); break;
         case LB_NUM: lua_pushnumber(L, *(const double *)p); break;
-        case LB_NUMOPT:
-            if (isnan(*(const double *)p)) lua_pushnil(L);
-            else lua_pushnumber(L, *(const double *)p);
-            break;
+        case LB_NUMOPT: lua_pushnumber(L, *(const double *)p); break;
         case LB_BOOL: lua_pushboolean(L, *(const int *)p); break;
         case LB_STR: lua_pushstring(L, (const char *)p); break;
         case LB_STRP:

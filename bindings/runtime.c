@@ -24,7 +24,6 @@
 
 #define REG_REQ "podgym.req"            /* registry: request metatable */
 #define REG_ROUTES "podgym.routes"      /* registry: route declarations of this state */
-#define HOOK_EVERY 10000                /* instructions between deadline checks (~50 us of Lua) */
 
 struct rt_runtime {
     pg_engine *eng;
@@ -150,7 +149,10 @@ static void gen_unref(rt_runtime *rt, rt_gen *g) {
 
 static rt_state *state_of(lua_State *L) { return *(rt_state **)lua_getextraspace(L); }
 
-static void hook(lua_State *L, lua_Debug *ar) {
+/* Ctrl-C in the repl (rt_interrupt), or a call past its deadline (deadline.c
+ * sets timed_out): raise, and once past the deadline keep raising on every
+ * instruction so that a pcall in the script cannot swallow it. */
+void rt_deadline_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     rt_state *s = state_of(L);
     if (!s) return;
@@ -158,37 +160,15 @@ static void hook(lua_State *L, lua_Debug *ar) {
         lua_sethook(L, NULL, 0, 0);
         luaL_error(L, "interrupted!");
     }
-    if (!s->armed) return;
-    if (!s->timed_out) {
-        struct timespec now;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-        if (!s->started) {
-            /* The clock starts at the first check, HOOK_EVERY instructions in: most
-             * calls end before that and never pay for reading the CPU clock. */
-            s->started = 1;
-            s->deadline = now;
-            s->deadline.tv_sec += s->deadline_ms / 1000;
-            s->deadline.tv_nsec += (long)(s->deadline_ms % 1000) * 1000000L;
-            if (s->deadline.tv_nsec >= 1000000000L) {
-                s->deadline.tv_sec++;
-                s->deadline.tv_nsec -= 1000000000L;
-            }
-            return;
-        }
-        if (now.tv_sec < s->deadline.tv_sec ||
-            (now.tv_sec == s->deadline.tv_sec && now.tv_nsec < s->deadline.tv_nsec))
-            return;
-        s->timed_out = 1;
-    }
-    /* Past the deadline: fire on every instruction so pcall cannot swallow it. */
-    lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+    if (!atomic_load(&s->armed) || !atomic_load(&s->timed_out)) return;
+    lua_sethook(L, rt_deadline_hook, LUA_MASKCOUNT, 1);
     luaL_error(L, "Lua deadline exceeded");
 }
 
 void rt_interrupt(lua_State *L) {
     rt_state *s = state_of(L);
     if (s) atomic_store(&s->interrupt, 1);
-    lua_sethook(L, hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    lua_sethook(L, rt_deadline_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 static int msgh(lua_State *L) {
@@ -222,23 +202,13 @@ int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e) 
     int base = lua_gettop(L) - nargs;
     lua_pushcfunction(L, msgh);
     lua_insert(L, base);                            /* [msgh, f, args...] */
-    if (s) {
-        s->timed_out = 0;
-        s->armed = deadline_ms > 0;
-        s->started = 0;
-        s->deadline_ms = deadline_ms;
-        if (s->armed) {
-            lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
-        }
-    }
+    rt_state *prev = NULL;
+    int armed = s && deadline_ms > 0 && dl_arm(s, deadline_ms, &prev);
     int rc = lua_pcall(L, nargs, nresults, base);
-    if (s && s->armed) {
-        lua_sethook(L, NULL, 0, 0);
-        s->armed = 0;
-    }
+    int timed_out = armed && dl_disarm(s, prev);
     lua_remove(L, base);                            /* [results...] or [err] */
     if (rc == LUA_OK) return rc;
-    if (s && s->timed_out) {
+    if (timed_out) {
         pg_errf(e, 504, "deadline", "Lua deadline of %d ms exceeded", deadline_ms);
         pg_log(PG_LOG_WARN, "lua: %s", e->message);
         return rc;
@@ -420,6 +390,7 @@ static int req_fields(lua_State *L) {
 
 static void state_close(rt_state *s) {
     if (!s) return;
+    dl_forget(s);
     lua_close(s->L);
     lb_heap_free(s->heap);
     if (s->gen) gen_unref(s->rt, s->gen);

@@ -3,7 +3,10 @@
 #define PG_RUNTIME_PRIV_H
 
 #include <stdatomic.h>
+#include <sys/types.h>
 #include <time.h>
+
+#include <lua.h>
 
 #include "runtime.h"
 
@@ -40,15 +43,32 @@ struct rt_state {
     rt_runtime *rt;
     rt_gen *gen;                /* NULL for repl/run states */
     int flags;
-    struct timespec deadline;   /* thread CPU time, set at the first hook */
-    int deadline_ms;
-    int started;
-    int armed;
-    int timed_out;
     atomic_int interrupt;
+    /* deadline.c: the CPU-time deadline of the running call */
+    int deadline_ms;
+    atomic_int armed;
+    atomic_int timed_out;       /* set by the watchdog's signal, on the running thread */
+    atomic_ulong call;          /* armed calls so far */
+    atomic_ulong fire;          /* the call the watchdog found past its deadline */
+    pid_t tid;                  /* the thread running the call, and its CPU clock */
+    clockid_t cpu;
+    int registered;
+    unsigned long wd_call;      /* watchdog only: the call it saw last, and that thread's CPU time then */
+    struct timespec wd_cpu0;
     struct http_req *req;       /* the request being served, NULL between requests */
     lua_Integer req_seq;        /* its number: a req table kept past its request sees none */
 };
+
+/* deadline.c: a Lua call's CPU-time deadline without a count hook (a count
+ * hook sends every VM instruction through luaG_traceexec, ~15 % of a
+ * request). A watchdog thread reads each armed call's thread CPU clock
+ * every 10 ms and, once past the deadline, signals that thread, whose
+ * handler sets rt_deadline_hook, as lua.c does for SIGINT. The deadline
+ * counts from the watchdog's first look at the call (at most a tick late). */
+int dl_arm(rt_state *s, int ms, rt_state **prev);   /* before the call: 1 when armed */
+int dl_disarm(rt_state *s, rt_state *prev);          /* after an armed call: 1 when the deadline fired */
+void dl_forget(rt_state *s);                         /* before the state is freed */
+void rt_deadline_hook(lua_State *L, lua_Debug *ar);
 
 rt_gen *rt_state_gen(rt_state *s);
 rt_state *rt_state_of(lua_State *L);

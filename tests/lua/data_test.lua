@@ -31,6 +31,18 @@ check(ok == nil and err.status == 400, "a path outside data_dir is refused with 
 check(not pcall(data.append, rel, "two\nlines"), "a line with a newline is misuse")
 check(not pcall(data.append, rel, { {} }), "a table field is misuse")
 
+-- a row far longer than the row buffer's first block, quoted fields included
+os.remove(dir .. "/rows.csv")
+local long, want = {}, {}
+for i = 1, 300 do
+  long[i] = i % 3 == 0 and ("q,\"" .. i) or (i % 3 == 1 and i * 1.25 or string.rep("v", 20))
+  want[i] = i % 3 == 0 and ('"q,""' .. i .. '"')
+            or (i % 3 == 1 and string.format("%.14g", long[i]) or long[i])
+end
+assert(data.append(rel, long))
+check(slurp(dir .. "/rows.csv") == table.concat(want, ",") .. "\n", "a 7 KB row with quoted fields, whole")
+check(not pcall(data.append, rel, { 1, print }), "a function field is misuse")
+
 local n = 0
 local r = data.locked("t", function(a, b) n = n + 1; return a + b end, 2, 3)
 check(r == 5 and n == 1, "data.locked runs the function and returns its results")
