@@ -37,6 +37,12 @@ return {
     st, body, _ = s.post("/_engine/reload")
     check(st == 200 and body.get("reloaded") is True, "POST /_engine/reload answers 200 with the new generation")
 
+    # A second server on the same port must fail, not share the port.
+    p = subprocess.run([BIN, "serve", "-c", s.config, "--listen", "127.0.0.1:%d" % s.port],
+                       capture_output=True, text=True, timeout=20, cwd=s.dir)
+    check(p.returncode == 1 and "address in use" in p.stderr,
+          "a second podgym on a port in use exits 1 with 'address in use' (%d, %r)" % (p.returncode, p.stderr[-200:]))
+
     st, body, r = s.get("/")
     check(st == 200 and body == "Hello, World!", "GET / says Hello, World!")
     check(r.getheader("Content-Type").startswith("text/plain"), "GET / is text/plain")
