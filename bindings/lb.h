@@ -3,6 +3,7 @@
 #define PG_LB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -36,6 +37,10 @@ typedef struct lb_field {
 /* Push a new table with the fields of obj; fields end at {NULL}. */
 void lb_push_fields(lua_State *L, const void *obj, const lb_field *fields);   /* [] -> [t] */
 void lb_set_fields(lua_State *L, int idx, const void *obj, const lb_field *fields);
+
+/* Check the keys of the options table at idx against names (raises on an
+ * unknown one, with a "did you mean"); bit i set when names[i] is there. */
+uint64_t lb_options(lua_State *L, int idx, const char *const *names, size_t n, const char *fn);
 
 /* Optional fields of an options table at idx (absent -> default). */
 double lb_optnumfield(lua_State *L, int idx, const char *k, double def);

@@ -153,6 +153,46 @@ static int has(lua_State *L, int idx, const char *k) {
     return t != LUA_TNIL;
 }
 
+/* jmeter.load's options, checked once by lb_options: a misspelt one is an
+ * error, and an absent one is never looked up. */
+enum {
+    O_URL, O_URLS, O_SERVICE, O_PATH, O_METHOD, O_HEADERS, O_BODY, O_FILE, O_RATE, O_PROFILE, O_DURATION,
+    O_CONNECTIONS, O_THREADS, O_LOOPS, O_RAMP, O_THINK, O_TIMEOUT, O_KEEPALIVE, O_FOLLOW, O_LABEL, O_JTL,
+    O_SAMPLES, O_DRIVER, O_CLIENT, O_COUNT
+};
+static const char *const load_opts[O_COUNT] = {
+    "url", "urls", "service", "path", "method", "headers", "body", "file", "rate", "profile", "duration",
+    "connections", "threads", "loops", "ramp", "think", "timeout", "keepalive", "follow", "label", "jtl",
+    "samples", "driver", "client",
+};
+
+typedef struct opts {
+    int idx;                    /* the options table */
+    uint64_t m;                 /* which are present */
+} opts;
+
+static int ohas(const opts *o, int id) { return (int)(o->m >> id & 1); }
+static double onum(lua_State *L, const opts *o, int id, double def) {
+    return ohas(o, id) ? lb_optnumfield(L, o->idx, load_opts[id], def) : def;
+}
+static lua_Integer oint(lua_State *L, const opts *o, int id, lua_Integer def) {
+    return ohas(o, id) ? lb_optintfield(L, o->idx, load_opts[id], def) : def;
+}
+static const char *ostr(lua_State *L, const opts *o, int id, const char *def) {
+    return ohas(o, id) ? lb_optstrfield(L, o->idx, load_opts[id], def) : def;
+}
+static int obool(lua_State *L, const opts *o, int id, int def) {
+    return ohas(o, id) ? lb_optboolfield(L, o->idx, load_opts[id], def) : def;
+}
+/* Push the option (nil when absent); its type. */
+static int oget(lua_State *L, const opts *o, int id) {
+    if (!ohas(o, id)) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    return lua_getfield(L, o->idx, load_opts[id]);
+}
+
 /* A file to write under data_dir: the given name, or a fresh one. */
 static int out_path(lua_State *L, const char *given, const char *ext, char *out, size_t n, pg_err *e) {
     char name[128];
@@ -294,13 +334,13 @@ static int add_service_urls(lua_State *L, load_target *t, const char *path, pg_e
 }
 
 /* url / urls / service / headers / body / file / method options into t. */
-static int read_target(lua_State *L, int o, load_target *t, pg_err *e) {
+static int read_target(lua_State *L, const opts *o, load_target *t, pg_err *e) {
     const pg_load_conf *c = &engine(L)->cfg.load;
-    const char *url = lb_optstrfield(L, o, "url", NULL);
-    int service = lb_optboolfield(L, o, "service", 0);
-    const char *path = lb_optstrfield(L, o, "path", "/");
+    const char *url = ostr(L, o, O_URL, NULL);
+    int service = obool(L, o, O_SERVICE, 0);
+    const char *path = ostr(L, o, O_PATH, "/");
     luaL_argcheck(L, path[0] == '/', 1, "path must start with '/'");
-    if (lua_getfield(L, o, "urls") != LUA_TNIL) {           /* [urls] */
+    if (oget(L, o, O_URLS) != LUA_TNIL) {                   /* [urls] */
         luaL_argcheck(L, lua_istable(L, -1), 1, "urls must be a list of strings");
         lua_Integer n = luaL_len(L, -1);
         if (n == 0) {
@@ -323,8 +363,8 @@ static int read_target(lua_State *L, int o, load_target *t, pg_err *e) {
     if (!t->nurls && !service && c->url[0] && load_target_add_url(t, c->url, e)) return -1;
     if (!t->nurls && add_service_urls(L, t, path, e)) return -1;
 
-    if (load_target_set_method(t, lb_optstrfield(L, o, "method", c->method), e)) return -1;
-    if (lua_getfield(L, o, "headers") != LUA_TNIL) {        /* [headers] */
+    if (load_target_set_method(t, ostr(L, o, O_METHOD, c->method), e)) return -1;
+    if (oget(L, o, O_HEADERS) != LUA_TNIL) {                /* [headers] */
         luaL_argcheck(L, lua_istable(L, -1), 1, "headers must be a table {name = value}");
         lua_pushnil(L);
         while (lua_next(L, -2)) {
@@ -340,15 +380,15 @@ static int read_target(lua_State *L, int o, load_target *t, pg_err *e) {
     }
     lua_pop(L, 1);
     size_t blen = 0;
-    if (lua_getfield(L, o, "body") != LUA_TNIL) {
+    if (oget(L, o, O_BODY) != LUA_TNIL) {
         luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "body must be a string");
         const char *body = lua_tolstring(L, -1, &blen);
         if (load_target_set_body(t, body, blen, e)) return lua_pop(L, 1), -1;
-    } else if (c->body[0] && !has(L, o, "file") && load_target_set_body(t, c->body, strlen(c->body), e)) {
+    } else if (c->body[0] && !ohas(o, O_FILE) && load_target_set_body(t, c->body, strlen(c->body), e)) {
         return lua_pop(L, 1), -1;
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, o, "file") != LUA_TNIL) {           /* [file] */
+    if (oget(L, o, O_FILE) != LUA_TNIL) {                   /* [file] */
         luaL_argcheck(L, lua_istable(L, -1), 1, "file must be {path =, param =, mime =}");
         int f = lua_gettop(L);
         const char *fp = lb_optstrfield(L, f, "path", NULL);
@@ -357,21 +397,21 @@ static int read_target(lua_State *L, int o, load_target *t, pg_err *e) {
             return lua_pop(L, 1), -1;
     }
     lua_pop(L, 1);
-    t->keepalive = lb_optboolfield(L, o, "keepalive", 1);
-    t->follow_redirects = lb_optboolfield(L, o, "follow", 0);
-    const char *client = lb_optstrfield(L, o, "client", "auto");
+    t->keepalive = obool(L, o, O_KEEPALIVE, 1);
+    t->follow_redirects = obool(L, o, O_FOLLOW, 0);
+    const char *client = ostr(L, o, O_CLIENT, "auto");
     if (!strcmp(client, "curl")) t->client = LOAD_CLIENT_CURL;
     else if (!strcmp(client, "h1")) t->client = LOAD_CLIENT_H1;
     else luaL_argcheck(L, !strcmp(client, "auto"), 1, "client must be 'auto', 'h1' or 'curl'");
-    lua_Integer conns = lb_optintfield(L, o, "connections", 0);
+    lua_Integer conns = oint(L, o, O_CONNECTIONS, 0);
     if (conns < 0 || conns > 1000) return pg_errf(e, 400, "bad_connections", "connections %lld (wants 1..1000)", (long long)conns);
     t->max_inflight = (int)conns;
     return 0;
 }
 
 /* profile={{t, rps}, ...} */
-static int read_profile(lua_State *L, int o, load_target *t, pg_err *e) {
-    if (lua_getfield(L, o, "profile") == LUA_TNIL) return lua_pop(L, 1), 0;
+static int read_profile(lua_State *L, const opts *o, load_target *t, pg_err *e) {
+    if (oget(L, o, O_PROFILE) == LUA_TNIL) return lua_pop(L, 1), 0;
     luaL_argcheck(L, lua_istable(L, -1), 1, "profile must be a list of {t, rps}");
     lua_Integer n = luaL_len(L, -1);
     load_step *s = calloc((size_t)(n > 0 ? n : 1), sizeof *s);
@@ -399,19 +439,19 @@ static int read_profile(lua_State *L, int o, load_target *t, pg_err *e) {
 }
 
 /* rate/duration/threads/loops/... into p; returns 0 or pushes nil, err (returns 2). */
-static int read_plan(lua_State *L, int o, ld_plan *p) {
+static int read_plan(lua_State *L, const opts *o, ld_plan *p) {
     const pg_load_conf *c = &engine(L)->cfg.load;
-    int explicit_mode = has(L, o, "rate") || has(L, o, "profile") || has(L, o, "threads") || has(L, o, "loops")
-                        || has(L, o, "duration");
-    p->rate = lb_optnumfield(L, o, "rate", explicit_mode ? 0 : c->rate);
-    p->duration_s = lb_optnumfield(L, o, "duration", c->duration_s);
-    lua_Integer threads = lb_optintfield(L, o, "threads", explicit_mode ? 1 : c->threads);
-    lua_Integer loops = lb_optintfield(L, o, "loops", explicit_mode ? 0 : c->loops);
-    p->ramp_s = lb_optnumfield(L, o, "ramp", 0);
-    p->think_ms = lb_optnumfield(L, o, "think", 0);
-    p->timeout_s = lb_optnumfield(L, o, "timeout", c->timeout_s);
-    p->label = lb_optstrfield(L, o, "label", NULL);
-    if (has(L, o, "rate") && !(p->rate > 0)) return bad(L, "bad_rate", "rate %g requests/s (wants > 0)", p->rate);
+    int explicit_mode = ohas(o, O_RATE) || ohas(o, O_PROFILE) || ohas(o, O_THREADS) || ohas(o, O_LOOPS)
+                        || ohas(o, O_DURATION);
+    p->rate = onum(L, o, O_RATE, explicit_mode ? 0 : c->rate);
+    p->duration_s = onum(L, o, O_DURATION, c->duration_s);
+    lua_Integer threads = oint(L, o, O_THREADS, explicit_mode ? 1 : c->threads);
+    lua_Integer loops = oint(L, o, O_LOOPS, explicit_mode ? 0 : c->loops);
+    p->ramp_s = onum(L, o, O_RAMP, 0);
+    p->think_ms = onum(L, o, O_THINK, 0);
+    p->timeout_s = onum(L, o, O_TIMEOUT, c->timeout_s);
+    p->label = ostr(L, o, O_LABEL, NULL);
+    if (ohas(o, O_RATE) && !(p->rate > 0)) return bad(L, "bad_rate", "rate %g requests/s (wants > 0)", p->rate);
     if (!(p->duration_s > 0)) return bad(L, "bad_duration", "duration %g s (wants > 0)", p->duration_s);
     if (threads < 1 || threads > 10000) return bad(L, "bad_threads", "threads %g (wants 1..10000)", (double)threads);
     if (loops < 0 || loops > 1000000000) return bad(L, "bad_loops", "loops %g (wants >= 0)", (double)loops);
@@ -471,17 +511,18 @@ static load_target *new_target(lua_State *L) {
 
 static int lb_jmeter_load(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    const char *driver = lb_optstrfield(L, 1, "driver", "native");
+    opts o = { .idx = 1, .m = lb_options(L, 1, load_opts, O_COUNT, "jmeter.load") };
+    const char *driver = ostr(L, &o, O_DRIVER, "native");
     luaL_argcheck(L, !strcmp(driver, "native") || !strcmp(driver, "sim"), 1, "driver must be 'native' or 'sim'");
-    const char *jtl_opt = lb_optstrfield(L, 1, "jtl", NULL);
-    int with_samples = lb_optboolfield(L, 1, "samples", 0);
+    const char *jtl_opt = ostr(L, &o, O_JTL, NULL);
+    int with_samples = obool(L, &o, O_SAMPLES, 0);
     ld_plan p = { 0 };
     pg_err e = { 0 };
-    int n = read_plan(L, 1, &p);
+    int n = read_plan(L, &o, &p);
     if (n) return n;
     if (!strcmp(driver, "sim")) return run_sim(L, &p, jtl_opt, with_samples);
     load_target *t = new_target(L);                         /* [opts, t] */
-    if (read_target(L, 1, t, &e) || read_profile(L, 1, t, &e) || load_check(&p, t, &e)) return lb_fail(L, &e);
+    if (read_target(L, &o, t, &e) || read_profile(L, &o, t, &e) || load_check(&p, t, &e)) return lb_fail(L, &e);
     return run_native(L, &p, t, jtl_opt, with_samples, NULL, 0);
 }
 
@@ -539,8 +580,11 @@ static int lb_jmeter_import(lua_State *L) {
 }
 
 /* jmeter.load_plan{plan=, props=, jtl=, samples=, timeout=} */
+static const char *const plan_opts[] = { "plan", "props", "jtl", "samples", "timeout" };
+
 static int lb_jmeter_load_plan(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
+    lb_options(L, 1, plan_opts, 5, "jmeter.load_plan");
     pg_engine *eng = engine(L);
     const char *plan = lb_optstrfield(L, 1, "plan", eng->cfg.load.plan[0] ? eng->cfg.load.plan : NULL);
     luaL_argcheck(L, plan != NULL, 1, "plan is required (or load.plan in the config)");
@@ -566,6 +610,7 @@ static int lb_jmeter_load_plan(lua_State *L) {
 /* jmeter.run{plan=, props=, jtl=, timeout=, samples=}: the external JMeter CLI */
 static int lb_jmeter_run(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
+    lb_options(L, 1, plan_opts, 5, "jmeter.run");
     pg_engine *eng = engine(L);
     const pg_load_conf *c = &eng->cfg.load;
     const char *plan = lb_optstrfield(L, 1, "plan", c->plan[0] ? c->plan : NULL);

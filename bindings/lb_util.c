@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lb.h"
+#include "names.h"
 #include "runtime_priv.h"
 
 pg_engine *lb_engine(lua_State *L) {
@@ -83,6 +84,30 @@ void lb_push_fields(lua_State *L, const void *obj, const lb_field *fields) {
     for (const lb_field *f = fields; f->name; f++) n++;
     lua_createtable(L, 0, n);                       /* [t] */
     lb_set_fields(L, -1, obj, fields);
+}
+
+/* The options table at idx, checked once: every key must be one of
+ * names[] (at most 64), else misuse (raised, naming the closest one). Bit i
+ * of the result is set when names[i] is present, so that absent options
+ * cost nothing to read. */
+uint64_t lb_options(lua_State *L, int idx, const char *const *names, size_t n, const char *fn) {
+    idx = lua_absindex(L, idx);
+    uint64_t m = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {                              /* [k, v] */
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: option names are strings", fn);
+        const char *k = lua_tostring(L, -1);
+        size_t i = 0;
+        while (i < n && strcmp(names[i], k)) i++;
+        if (i == n) {
+            const char *near = names_closest(k, names, n);
+            luaL_error(L, "%s: unknown option '%s'%s%s%s", fn, k, near ? " (did you mean '" : "", near ? near : "",
+                       near ? "'?)" : "");
+        }
+        m |= (uint64_t)1 << i;
+    }
+    return m;
 }
 
 /* Push options[k] when present: 1 with the value on top, 0 (nothing pushed)

@@ -22,6 +22,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "names.h"
 
 typedef enum { CFG_STR, CFG_INT, CFG_LONG, CFG_U64, CFG_DBL, CFG_BOOL, CFG_LISTEN } cfg_type;
 typedef enum { CK_NONE, CK_GE, CK_GT, CK_IN } cfg_check;   /* >= lo, > lo, lo..hi */
@@ -380,24 +381,6 @@ static const char *got(const yaml_node_t *n, char *buf, size_t len) {
     return buf;
 }
 
-static size_t edit_distance(const char *a, const char *b, size_t bl) {
-    size_t al = strlen(a), row[65];
-    if (al > 64 || bl > 64) return (size_t)-1;
-    for (size_t j = 0; j <= bl; j++) row[j] = j;
-    for (size_t i = 1; i <= al; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= bl; j++) {
-            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[bl];
-}
-
 /* The closest known name next to key under prefix, as a dotted name in
  * out, or "" when none is close (a typo costs at most two edits). */
 static void suggest(const char *prefix, const char *key, char *out, size_t n) {
@@ -408,7 +391,7 @@ static void suggest(const char *prefix, const char *key, char *out, size_t n) {
         if (pl && (strncmp(name, prefix, pl) != 0 || name[pl] != '.')) continue;
         const char *leaf = pl ? name + pl + 1 : name;
         size_t ll = strcspn(leaf, ".");
-        size_t d = edit_distance(key, leaf, ll);
+        size_t d = names_distance(key, leaf, ll);
         if (d < best && d < kl) {
             best = d;
             snprintf(out, n, "%s%s%.*s", pl ? prefix : "", pl ? "." : "", (int)ll, leaf);

@@ -411,6 +411,7 @@ print(json.encode({
   jtl = e(jmeter.read_jtl, %s),
   nocol = e(jmeter.read_jtl, %s),
   nojtl = e(jmeter.read_jtl, %s),
+  typo = {message = select(2, pcall(jmeter.load, {url = BASE .. "/ok", thread = 2, loops = 1}))},
 }))""" % (json.dumps(notxml), json.dumps(notxml + ".nope"), json.dumps(notxml + ".nope"), json.dumps(badjtl),
           json.dumps(nocol), json.dumps(badjtl + ".nope")))
     want = {"rate0": (400, "bad_rate"), "rateneg": (400, "bad_rate"), "long": (400, "too_long"),
@@ -424,6 +425,8 @@ print(json.encode({
     check(r and "bad.jtl:3: column 'elapsed': not a number: 'abc'" in r["jtl"]["message"],
           "a malformed JTL line is named by file:line and column")
     check(r and "missing column 'elapsed'" in r["nocol"]["message"], "a missing JTL column is named")
+    check(r and "unknown option 'thread' (did you mean 'threads'?)" in r["typo"]["message"],
+          "a misspelt jmeter.load option is an error naming the right one (%s)" % (r and r["typo"]["message"]))
 
     # ---- live progress: on a terminal only ----
     prog = script("progress", """
