@@ -143,9 +143,13 @@ int dl_arm(rt_state *s, int ms, rt_state **prev) {
     pthread_once(&wd.once, start);
     if (!wd.ok || atomic_load(&s->armed)) return 0;    /* no watchdog, or nested in an armed call */
     if (!s->registered) enroll(s);
-    if (!my_known) {
+    if (!my_known) {                        /* once per thread */
         my_tid = (pid_t)syscall(SYS_gettid);
         pthread_getcpuclockid(pthread_self(), &my_cpu);
+        sigset_t one;                       /* threads that block every signal (the sampler's) */
+        sigemptyset(&one);
+        sigaddset(&one, wd.sig);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
         my_known = 1;
     }
     s->deadline_ms = ms;

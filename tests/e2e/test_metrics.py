@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Server, check, done, is_error, write  # noqa: E402
 
 HEADER = "timestamp,cpu_pct,mem_pct,online_pods,total_pods,epoch_s,probe_ms,missed"
-CONFIG = "sim:\n  speed: 0\nsampler:\n  max_jobs: 2\n"
+CONFIG = "sim:\n  speed: 0\nsampler:\n  max_jobs: 2\nlimits:\n  lua_deadline_ms: 500\n"
 
 
 def wait_job(srv, job, timeout=30):
@@ -146,6 +146,15 @@ def run_probe_reload_and_slow(srv):
         _, rows, complete = read_csv(st["file"])
         check(complete and len(rows) == st["samples"], "slow probe: rows == samples")
         check(all(int(r[7]) >= 2 for r in rows[1:]), "each later row records the ticks skipped before it")
+    # A probe that never returns: the Lua deadline stops each call, the job goes on to its end.
+    write(probe, "local M = {}\nfunction M.sample()\n  while true do end\nend\nreturn M\n")
+    srv.post("/_engine/reload")
+    status, body, _ = srv.post("/metrics?interval=0.2&duration=1&file=stuck.csv")
+    check(status == 202, "a job with a probe that never returns starts")
+    if status == 202:
+        status, st = wait_job(srv, body["job"])
+        check(status == 200 and not st.get("running") and st.get("probe_errors", 0) >= 1,
+              "the deadline stops the stuck probe and the job ends (%s)" % st)
     write(probe, original)
     srv.post("/_engine/reload")
 
