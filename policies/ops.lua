@@ -146,14 +146,20 @@ function M.loadtest()
 end
 
 --- The reward policy applied to a summary: kpis, reward (checked).
+-- Both policy functions under one pcall; stage names the one that failed.
+local stage
+local function run_reward(reward, summary, pods)
+  stage = "kpis"
+  local kpis = reward.kpis(summary)
+  if type(kpis) ~= "table" then error(kpis, 0) end
+  stage = "reward"
+  return kpis, reward.reward(kpis, pods)
+end
+
 function M.reward(summary, pods)
   local reward = require "reward"
-  local ok, kpis = pcall(reward.kpis, summary)
-  if not ok or type(kpis) ~= "table" then
-    bad_policy("reward.lua", "kpis() failed: " .. tostring(kpis))
-  end
-  local ok2, r = pcall(reward.reward, kpis, pods)
-  if not ok2 then bad_policy("reward.lua", "reward() failed: " .. tostring(r)) end
+  local ok, kpis, r = pcall(run_reward, reward, summary, pods)
+  if not ok then bad_policy("reward.lua", stage .. "() failed: " .. tostring(kpis)) end
   if math.type(r) == nil or r ~= r or r == math.huge or r == -math.huge then
     bad_policy("reward.lua", "reward() returned " .. type(r) .. " " .. tostring(r) .. ", not a finite number")
   end

@@ -31,6 +31,15 @@ function M.snapshot()
   return check(k8s.snapshot())    -- {pods = k8s.pods(), metrics = k8s.metrics(), desired, now}
 end
 
+--- CPU and memory use in % of the requests, from sums (k8s.usage() or
+-- view's own pass); null for each while no pod reports metrics.
+function M.percents(u)
+  if u.online == 0 then return null, null end
+  return u.req_cpu > 0 and round2(u.cpu / u.req_cpu * 100) or null,
+         u.req_mem > 0 and round2(u.mem / u.req_mem * 100) or null
+end
+local percents = M.percents
+
 --- The system summary from sums (k8s.usage() or view's own pass).
 local function summary(u)
   local sys = {
@@ -39,8 +48,7 @@ local function summary(u)
     metrics_age_s = null,
   }
   if u.online > 0 then
-    sys.cpu_percent = u.req_cpu > 0 and round2(u.cpu / u.req_cpu * 100) or null
-    sys.mem_percent = u.req_mem > 0 and round2(u.mem / u.req_mem * 100) or null
+    sys.cpu_percent, sys.mem_percent = percents(u)
     sys.online_pods = u.online
     sys.metrics_age_s = round2(math.max(0, u.now - u.oldest))
   end

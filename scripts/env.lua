@@ -20,23 +20,33 @@ local function env_policy()
   return env
 end
 
+local null, pack, unpack = json.null, string.pack, string.unpack
+
+-- {cpu_percent, mem_percent, pods}: the system's utilisation (as GET /pod's
+-- system block) and its ready pods, from one k8s.usage() call.
 local function observe()
-  local sys = podview.system()
-  return { cpu_percent = sys.cpu_percent, mem_percent = sys.mem_percent, pods = sys.ready_pods }
+  local u = podview.check(k8s.usage())
+  local cpu, mem = podview.percents(u)
+  return { cpu_percent = cpu, mem_percent = mem, pods = u.ready }
 end
 
--- The observation returned last (the state the agent acts on), kept in the
--- shared dict: any worker may serve the next step.
-local function remember(obs)
-  shared.set("env.obs.cpu", obs.cpu_percent ~= json.null and obs.cpu_percent or nil)
-  shared.set("env.obs.mem", obs.mem_percent ~= json.null and obs.mem_percent or nil)
-  shared.set("env.obs.pods", obs.pods)
+-- The episode's state, kept in the shared dict so that any worker may serve
+-- the next step: episode, step, the observation returned last (the state
+-- the agent acts on) and the CSV file, packed in one value. NaN is null.
+local STATE = "<i8i8ddi8"
+
+local function save_state(episode, n, obs, file)
+  local cpu, mem = obs.cpu_percent, obs.mem_percent
+  shared.set("env.state", pack(STATE, episode, n, cpu == null and 0 / 0 or cpu, mem == null and 0 / 0 or mem,
+                               obs.pods) .. file)
 end
 
-local function last_observation()
-  return { cpu_percent = shared.get("env.obs.cpu") or json.null,
-           mem_percent = shared.get("env.obs.mem") or json.null,
-           pods = shared.get("env.obs.pods") }
+local function load_state()
+  local s = shared.get("env.state")
+  if not s then return nil end
+  local episode, n, cpu, mem, pods, at = unpack(STATE, s)
+  local obs = { cpu_percent = cpu == cpu and cpu or null, mem_percent = mem == mem and mem or null, pods = pods }
+  return episode, n, obs, s:sub(at)
 end
 
 local function body_of(req)
@@ -75,11 +85,9 @@ local function reset(req)
       ops.scale_to(pods)
     end
     local episode = podview.check(shared.incr("env.episode", 1, 0))
-    shared.set("env.step", 0)
     local file = string.format("%s/episode-%d.csv", env_policy().episodes_dir or "episodes", episode)
-    shared.set("env.file", file)
     local obs = observe()
-    remember(obs)
+    save_state(episode, 0, obs, file)
     return { observation = obs, episode = episode, file = file, seed = seed, pods = pods }
   end)
 end
@@ -96,20 +104,18 @@ local function step(req)
             message = "action must be one of \"in\", \"stay\", \"out\"; got " .. json.encode(action) }, 0)
   end
   return data.locked("env", function()
-    local file = shared.get("env.file")
-    if not file then
+    local episode, n, before, file = load_state()   -- before: what the agent saw and acted on
+    if not episode then
       error({ status = 409, code = "no_episode", message = "call POST /env/reset first" }, 0)
     end
-    local before = last_observation()           -- what the agent saw and acted on
     local delta = env.actions[action]
     local scaled = delta == 0 and { scaled = false, reason = "stay" } or ops.scale_by(delta)
     local summary = ops.loadtest()
     local after = observe()
-    remember(after)
     local kpis, reward = ops.reward(summary, after.pods)
-    local n = shared.incr("env.step", 1, 0)
+    n = n + 1
     local done = n >= env.max_steps
-    local episode = shared.get("env.episode")
+    save_state(episode, n, after, file)        -- a step that failed above changed nothing here
     local row = {
       episode, n, k8s.now(), before.cpu_percent, before.mem_percent, before.pods, action,
       after.cpu_percent, after.mem_percent, after.pods, kpis.avg_latency, kpis.drop_packet_percentage,
