@@ -155,15 +155,15 @@ static int has(lua_State *L, int idx, const char *k) {
 
 /* jmeter.load's options, checked once by lb_options: a misspelt one is an
  * error, and an absent one is never looked up. */
-enum {
-    O_URL, O_URLS, O_SERVICE, O_PATH, O_METHOD, O_HEADERS, O_BODY, O_FILE, O_RATE, O_PROFILE, O_DURATION,
-    O_CONNECTIONS, O_THREADS, O_LOOPS, O_RAMP, O_THINK, O_TIMEOUT, O_KEEPALIVE, O_FOLLOW, O_LABEL, O_JTL,
-    O_SAMPLES, O_DRIVER, O_CLIENT, O_COUNT
+enum {                          /* driver first: ops.loadtest passes only that */
+    O_DRIVER, O_URL, O_URLS, O_SERVICE, O_PATH, O_METHOD, O_HEADERS, O_BODY, O_FILE, O_RATE, O_PROFILE,
+    O_DURATION, O_CONNECTIONS, O_THREADS, O_LOOPS, O_RAMP, O_THINK, O_TIMEOUT, O_KEEPALIVE, O_FOLLOW, O_LABEL,
+    O_JTL, O_SAMPLES, O_CLIENT, O_COUNT
 };
 static const char *const load_opts[O_COUNT] = {
-    "url", "urls", "service", "path", "method", "headers", "body", "file", "rate", "profile", "duration",
-    "connections", "threads", "loops", "ramp", "think", "timeout", "keepalive", "follow", "label", "jtl",
-    "samples", "driver", "client",
+    "driver", "url", "urls", "service", "path", "method", "headers", "body", "file", "rate", "profile",
+    "duration", "connections", "threads", "loops", "ramp", "think", "timeout", "keepalive", "follow", "label",
+    "jtl", "samples", "client",
 };
 
 typedef struct opts {
