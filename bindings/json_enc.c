@@ -31,6 +31,7 @@
 int fpconv_g_fmt(char *str, double num, int precision);    /* json_fpconv.c */
 
 #define MAX_DEPTH 1000
+#define BUF_KEEP (1u << 20)     /* a thread keeps its encode buffer up to this size */
 static const char EMPTY_ARRAY[] = "\0podgym:empty-array\0"; /* prelude.lua's json.array({}) */
 #define EMPTY_LEN (sizeof EMPTY_ARRAY - 1)
 
@@ -59,6 +60,11 @@ static jbuf *thread_buf(lua_State *L) {
             free(b);
             luaL_error(L, "out of memory");
         }
+    }
+    if (b->cap > BUF_KEEP) {                   /* one huge body: do not keep its buffer */
+        free(b->p);
+        b->p = NULL;
+        b->cap = 0;
     }
     b->n = 0;
     return b;

@@ -432,9 +432,11 @@ int h1_xfer_want(const h1_xfer *x) {
     return H1_WANT_IN;
 }
 
+/* The response is complete. The connection goes on only when the request
+ * went out whole, nothing came after the response and both sides keep it. */
 static int finished(h1_xfer *x) {
     x->s->requests++;
-    if (x->blen || !x->resp.keepalive || !x->req->keepalive) h1_sock_close(x->s);
+    if (x->blen || x->sent < x->req->len || !x->resp.keepalive || !x->req->keepalive) h1_sock_close(x->s);
     return H1_DONE;
 }
 
