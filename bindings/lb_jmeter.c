@@ -35,6 +35,7 @@
  * missing plan); wrong types raise. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,6 +464,29 @@ static int read_plan(lua_State *L, const opts *o, ld_plan *p) {
     return 0;
 }
 
+/* The sim driver's result of this thread, emptied for the next run (the
+ * memory of a small test is kept; the thread's exit frees it). */
+static pthread_key_t sim_key;
+static pthread_once_t sim_once = PTHREAD_ONCE_INIT;
+
+static void sim_result_free(void *p) {
+    ld_result_free(p);
+    free(p);
+}
+
+static void sim_key_init(void) { pthread_key_create(&sim_key, sim_result_free); }
+
+static ld_result *sim_result(void) {
+    pthread_once(&sim_once, sim_key_init);
+    ld_result *r = pthread_getspecific(sim_key);
+    if (!r && (r = calloc(1, sizeof *r)) && pthread_setspecific(sim_key, r)) {
+        free(r);
+        r = NULL;
+    }
+    if (r) ld_result_reset(r, 4096);
+    return r;
+}
+
 /* driver "sim": the backend's own model of the load test. */
 static int run_sim(lua_State *L, const ld_plan *p, const char *jtl_opt, int with_samples) {
     pg_engine *eng = engine(L);
@@ -476,16 +500,13 @@ static int run_sim(lua_State *L, const ld_plan *p, const char *jtl_opt, int with
         return bad(L, "too_long", "duration %g s is over load.max_duration_s", p->duration_s);
     char jtl[PATH_MAX];
     if (jtl_opt && out_path(L, jtl_opt, ".jtl", jtl, sizeof jtl, &e)) return lb_fail(L, &e);
-    ld_result r = { 0 };
-    int rc = b->ops->loadtest(b, p, &r, &e);
+    ld_result *r = sim_result();                /* the thread's, reused: a step makes one of these */
+    if (!r) luaL_error(L, "out of memory");
+    int rc = b->ops->loadtest(b, p, r, &e);
     /* the backend filled r->sum too */
-    if (rc == 0 && jtl_opt) rc = jtl_write(jtl, &r, &e);
-    if (rc) {
-        ld_result_free(&r);
-        return lb_fail(L, &e);
-    }
-    push_result(L, &r, with_samples, jtl_opt ? jtl : NULL, "sim");
-    ld_result_free(&r);
+    if (rc == 0 && jtl_opt) rc = jtl_write(jtl, r, &e);
+    if (rc) return lb_fail(L, &e);
+    push_result(L, r, with_samples, jtl_opt ? jtl : NULL, "sim");
     return 1;
 }
 

@@ -65,5 +65,8 @@ const char *ld_result_intern(ld_result *r, const char *s);
 /* Compute r->sum from r->v. */
 void ld_summarize(ld_result *r);
 void ld_result_free(ld_result *r);
+/* Empty r for another run, keeping its memory: the sample array (up to
+ * keep_samples) and the interned strings (up to 16). */
+void ld_result_reset(ld_result *r, size_t keep_samples);
 
 #endif

@@ -127,6 +127,22 @@ void ld_summarize(ld_result *r) {
     s->throughput_rps = s->duration_s > 0 ? (double)r->n / s->duration_s : NAN;
 }
 
+void ld_result_reset(ld_result *r, size_t keep_samples) {
+    if (r->cap > keep_samples) {
+        free(r->v);
+        r->v = NULL;
+        r->cap = 0;
+    }
+    if (r->nstrings > 16) {
+        for (size_t i = 0; i < r->nstrings; i++) free(r->strings[i]);
+        free(r->strings);
+        r->strings = NULL;
+        r->nstrings = 0;
+    }
+    r->n = 0;
+    memset(&r->sum, 0, sizeof r->sum);
+}
+
 void ld_result_free(ld_result *r) {
     if (!r) return;
     free(r->v);
