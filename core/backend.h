@@ -34,6 +34,15 @@ typedef struct pg_metric {
     double window_s;
 } pg_metric;
 
+/* Sums over the Deployment's pods (k8s.usage()): cpu and mem over the pods
+ * that report metrics ("online"), with those pods' requests. */
+typedef struct pg_usage {
+    int total, ready, online, desired;
+    double cpu, mem, req_cpu, req_mem;
+    double oldest;              /* timestamp of the oldest metric; 0 when online == 0 */
+    double now;
+} pg_usage;
+
 typedef void (*pg_progress_fn)(void *ud, int ready, int want, double elapsed_s);
 
 typedef struct pg_wait {
@@ -62,6 +71,9 @@ typedef struct pg_backend_ops {
      * test inside the backend, filling r's samples and r->sum (ld_summarize).
      * Used by load.driver "sim". */
     int (*loadtest)(pg_backend *b, const ld_plan *p, ld_result *r, pg_err *e);
+    /* Optional: the sums of pg_usage in one consistent look (else the caller
+     * sums pods and metrics itself). */
+    int (*usage)(pg_backend *b, pg_usage *u, pg_err *e);
     void (*destroy)(pg_backend *b);
 } pg_backend_ops;
 

@@ -641,6 +641,20 @@ static double offered(const sim *s, double tk) {
     return r;
 }
 
+/* Pod p's metric at tick k (time k * resolution), each ready pod serving
+ * per requests/s: 1 with cpu and mem, 0 when p reports none yet (not
+ * ready, or Running for less than the metrics window). */
+static int pod_metric(const sim *s, const sim_pod *p, double t, double k, double per, double *cpu, double *mem) {
+    const pg_sim_conf *c = &s->conf;
+    if (!pod_ready(p, t) || k * c->metrics_resolution_s < p->t_run + c->metrics_window_s) return 0;
+    double n1 = h01(s->seed, p->seq, (uint64_t)(int64_t)k) * 2 - 1;
+    double n2 = h01(s->seed ^ 0x6D656D, p->seq, (uint64_t)(int64_t)k) * 2 - 1;
+    double raw = (c->idle_cpu + s->req_cpu * per / c->capacity_rps) * (1 + 0.05 * n1);
+    *cpu = fmax(0, fmin(raw, 2 * s->req_cpu));
+    *mem = floor((c->base_mem_mib + c->mem_per_rps_mib * per) * (1 + 0.02 * n2) * 1048576.0);
+    return 1;
+}
+
 int sim_metrics(sim *s, pg_metric **out, size_t *n, pg_err *e) {
     LOCK(s);
     const pg_sim_conf *c = &s->conf;
@@ -660,19 +674,43 @@ int sim_metrics(sim *s, pg_metric **out, size_t *n, pg_err *e) {
     size_t m = 0;
     for (size_t i = 0; i < s->npods; i++) {
         sim_pod *p = &s->pods[i];
-        if (!pod_ready(p, t) || tk < p->t_run + c->metrics_window_s) continue;
-        double n1 = h01(s->seed, p->seq, (uint64_t)(int64_t)k) * 2 - 1;
-        double n2 = h01(s->seed ^ 0x6D656D, p->seq, (uint64_t)(int64_t)k) * 2 - 1;
-        double cpu = (c->idle_cpu + s->req_cpu * per / c->capacity_rps) * (1 + 0.05 * n1);
-        pg_metric *o = &v[m++];
+        pg_metric *o = &v[m];
+        if (!pod_metric(s, p, t, k, per, &o->cpu, &o->mem)) continue;
+        m++;
         memcpy(o->name, p->name, sizeof o->name);
-        o->cpu = fmax(0, fmin(cpu, 2 * s->req_cpu));
-        o->mem = floor((c->base_mem_mib + c->mem_per_rps_mib * per) * (1 + 0.02 * n2) * 1048576.0);
         o->ts = SIM_EPOCH + tk;
         o->window_s = res;
     }
     *out = v;
     *n = m;
+    UNLOCK(s);
+    return 0;
+}
+
+int sim_usage(sim *s, pg_usage *u, pg_err *e) {
+    (void)e;
+    memset(u, 0, sizeof *u);
+    LOCK(s);
+    const pg_sim_conf *c = &s->conf;
+    double t = now_vt(s);
+    sync_pods(s, t);
+    double res = c->metrics_resolution_s;
+    double k = floor(t / res + 1e-9);
+    for (size_t i = 0; i < s->npods; i++) u->ready += pod_ready(&s->pods[i], t);
+    double per = u->ready ? offered(s, k * res) / (double)u->ready : 0;
+    for (size_t i = 0; i < s->npods; i++) {
+        double cpu, mem;
+        if (!pod_metric(s, &s->pods[i], t, k, per, &cpu, &mem)) continue;
+        u->online++;
+        u->cpu += cpu;
+        u->mem += mem;
+        u->req_cpu += s->req_cpu;
+        u->req_mem += s->req_mem;
+    }
+    if (u->online) u->oldest = SIM_EPOCH + k * res;    /* every metric of one look shares the tick */
+    u->total = (int)s->npods;
+    u->desired = s->replicas;
+    u->now = SIM_EPOCH + t;
     UNLOCK(s);
     return 0;
 }
@@ -1149,6 +1187,7 @@ static int op_wait(pg_backend *b, const pg_wait *w, double *ws, pg_err *e) { ret
 static double op_now(pg_backend *b) { return sim_now(S(b)); }
 static int op_sleep(pg_backend *b, double sec) { return sim_sleep(S(b), sec, NULL); }
 static int op_load(pg_backend *b, const ld_plan *p, ld_result *r, pg_err *e) { return sim_loadtest(S(b), p, r, e); }
+static int op_usage(pg_backend *b, pg_usage *u, pg_err *e) { return sim_usage(S(b), u, e); }
 
 static void op_destroy(pg_backend *b) {
     if (!b) return;
@@ -1159,7 +1198,7 @@ static void op_destroy(pg_backend *b) {
 static const pg_backend_ops SIM_OPS = {
     .name = "sim", .pods = op_pods, .metrics = op_metrics, .replicas = op_replicas,
     .scale = op_scale, .delete_pod = op_delete, .wait = op_wait, .now = op_now,
-    .sleep = op_sleep, .loadtest = op_load, .destroy = op_destroy,
+    .sleep = op_sleep, .loadtest = op_load, .usage = op_usage, .destroy = op_destroy,
 };
 
 pg_backend *sim_backend_new(const pg_config *cfg, pg_err *e) {

@@ -78,6 +78,8 @@ const pg_sim_conf *sim_conf(sim *s);    /* the configuration given to sim_new */
  * malloc'ed and owned by the caller. grace_s < 0 = conf.grace_s. */
 int sim_pods(sim *s, pg_pod **out, size_t *n, pg_err *e);
 int sim_metrics(sim *s, pg_metric **out, size_t *n, pg_err *e);
+/* What k8s.usage() sums from sim_pods and sim_metrics, in one look. */
+int sim_usage(sim *s, pg_usage *u, pg_err *e);
 int sim_replicas(sim *s, int *desired, pg_err *e);
 int sim_scale(sim *s, int replicas, pg_err *e);
 int sim_delete_pod(sim *s, const char *name, double grace_s, pg_err *e);

@@ -73,14 +73,23 @@ def run(ctx):
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write(STEP_SCRIPT)
             script = f.name
-        base = ctx.wrk("http://127.0.0.1:%d/" % srv.port, 1, 1, DUR)
-        steps = ctx.wrk("http://127.0.0.1:%d/env/step" % srv.port, 1, 1, DUR, script=script)
+        # Three alternating pairs (GET / then steps, DUR s each): a pair shares
+        # the machine's state of the moment; the row is the median pair.
+        pairs = []
+        for _ in range(3):
+            base = ctx.wrk("http://127.0.0.1:%d/" % srv.port, 1, 1, DUR)
+            steps = ctx.wrk("http://127.0.0.1:%d/env/step" % srv.port, 1, 1, DUR, script=script)
+            pairs.append((steps["rps"] / base["rps"], steps, base))
         os.unlink(script)
-        r3 = steps["rps"] / base["rps"]
-        rows.append(row("B3", "RL steps/s over HTTP (POST /env/step, one keep-alive client, speed 0)",
+        pairs.sort(key=lambda x: x[0])
+        r3, steps, base = pairs[1]
+        errors = sum(p[1]["errors"] for p in pairs)
+        rows.append(row("B3", "RL steps/s over HTTP (POST /env/step, one keep-alive client, speed 0), median of 3 pairs",
                         steps["rps"], base["rps"], ">= 0.5 x GET / and >= 5,000/s",
-                        r3 >= 0.5 and steps["rps"] >= 5000 and steps["errors"] == 0,
-                        {"steps_per_s": steps["rps"], "get_root_per_s": base["rps"], "errors": steps["errors"]},
+                        r3 >= 0.5 and steps["rps"] >= 5000 and errors == 0,
+                        {"steps_per_s": steps["rps"], "get_root_per_s": base["rps"], "errors": errors,
+                         "pair_ratios": [round(p[0], 3) for p in pairs],
+                         "pairs_steps_get": [[p[1]["rps"], p[2]["rps"]] for p in pairs]},
                         ratio=r3, unit=" steps/s"))
     finally:
         srv.stop()

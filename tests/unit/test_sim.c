@@ -459,6 +459,53 @@ static void test_metrics_follow_load(void **st) {
     sim_free(s);
 }
 
+/* sim_usage is what summing sim_pods and sim_metrics gives, through
+ * starting, scaling and metrics windows. */
+static void usage_matches(sim *s) {
+    pg_err e;
+    pg_usage u;
+    assert_int_equal(sim_usage(s, &u, &e), 0);
+    view w = pods(s);
+    pg_metric *m;
+    size_t nm;
+    assert_int_equal(sim_metrics(s, &m, &nm, &e), 0);
+    int ready = 0, desired;
+    double cpu = 0, mem = 0, req = 0;
+    for (size_t i = 0; i < w.n; i++) ready += w.v[i].ready;
+    for (size_t j = 0; j < nm; j++) {
+        cpu += m[j].cpu;
+        mem += m[j].mem;
+        req += by_name(&w, m[j].name)->req_cpu;
+    }
+    sim_replicas(s, &desired, &e);
+    assert_int_equal(u.total, (int)w.n);
+    assert_int_equal(u.ready, ready);
+    assert_int_equal(u.online, (int)nm);
+    assert_int_equal(u.desired, desired);
+    assert_true(fabs(u.cpu - cpu) < 1e-9 && fabs(u.mem - mem) < 1e-3 && fabs(u.req_cpu - req) < 1e-9);
+    if (nm) assert_true(u.oldest == m[0].ts);
+    assert_true(fabs(u.now - sim_now(s)) < 1e-9);
+    free(w.v);
+    free(m);
+}
+
+static void test_usage(void **st) {
+    (void)st;
+    pg_sim_conf c = conf();
+    sim *s = mk(&c);
+    pg_err e;
+    usage_matches(s);
+    assert_int_equal(sim_scale(s, 5, &e), 0);
+    for (int i = 0; i < 12; i++) {
+        advance(s, 0.7);
+        usage_matches(s);
+    }
+    assert_int_equal(sim_scale(s, 1, &e), 0);
+    advance(s, 1.3);
+    usage_matches(s);
+    sim_free(s);
+}
+
 static void run_load(sim *s, double rate, double dur, ld_result *r) {
     ld_plan p = { .rate = rate, .duration_s = dur, .threads = 4, .timeout_s = 5, .label = "t" };
     pg_err e;
@@ -832,6 +879,7 @@ static void test_threads(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reset_starts_clean),
+        cmocka_unit_test(test_usage),
         cmocka_unit_test(test_lifecycle_timing),
         cmocka_unit_test(test_jitter_bounds),
         cmocka_unit_test(test_scale_down_victims),
