@@ -52,6 +52,7 @@ struct sim {
     pthread_mutex_t mu;
     pg_sim_conf conf;
     char deployment[80];
+    char lt_url[96];            /* the URL load-test samples carry: http://DEPLOYMENT/ */
     double req_cpu, req_mem;    /* cores, bytes */
     double p_crash, p_image, p_slow;
 
@@ -476,6 +477,7 @@ sim *sim_new(const pg_sim_conf *conf, const char *deployment, pg_err *e) {
     pthread_mutex_init(&s->mu, NULL);
     s->conf = *conf;
     snprintf(s->deployment, sizeof s->deployment, "%.63s", deployment);
+    snprintf(s->lt_url, sizeof s->lt_url, "http://%s/", s->deployment);
     s->req_cpu = cpu;
     s->req_mem = mem;
     s->p_crash = conf->p_crash;
@@ -1132,9 +1134,7 @@ static int loadtest_locked(sim *s, const ld_plan *p, ld_result *r, double *span,
     L.qlimit = (size_t)c->queue_limit;
     L.timeout_s = p->timeout_s > 0 ? p->timeout_s : c->timeout_s;
     L.label = ld_result_intern(r, p->label && *p->label ? p->label : "sim");
-    char url[128];
-    snprintf(url, sizeof url, "http://%s/", s->deployment);
-    L.url = ld_result_intern(r, url);
+    L.url = ld_result_intern(r, s->lt_url);
     if (lt_scratch(s, L.npod, L.c) != 0) return pg_errf(e, 500, "internal", "out of memory");
 
     /* Offered load per pod over capacity slows every request down. */
