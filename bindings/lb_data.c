@@ -139,7 +139,7 @@ static int lb_data_append(lua_State *L) {
     const char *header = luaL_optstring(L, 3, NULL);
     luaL_argcheck(L, fields || !memchr(line, '\n', len), 2, "one line, without a newline");
     pg_engine *eng = lb_engine(L);
-    char path[4096];
+    char fresh[4096];
     pg_err e;
     /* Resolving checks and creates folders: remember the answer per state
      * (registry table file -> path); a vanished folder is resolved anew. */
@@ -151,14 +151,16 @@ static int lb_data_append(lua_State *L) {
         lua_setfield(L, LUA_REGISTRYINDEX, "podgym.data.paths");
     }
     int cache = lua_gettop(L);                      /* [file, row, header?, paths] */
-    int known = lua_getfield(L, cache, file) == LUA_TSTRING;
-    if (known) snprintf(path, sizeof path, "%s", lua_tostring(L, -1));
-    lua_pop(L, 1);
+    int known = lua_getfield(L, cache, file) == LUA_TSTRING;   /* [.., paths, path] */
     if (!known) {
-        if (smp_resolve_path(eng->cfg.data_dir, file, path, sizeof path, &e) < 0) return lb_fail(L, &e);
-        lua_pushstring(L, path);
+        lua_pop(L, 1);
+        if (smp_resolve_path(eng->cfg.data_dir, file, fresh, sizeof fresh, &e) < 0) return lb_fail(L, &e);
+        lua_pushstring(L, fresh);
+        lua_pushvalue(L, -1);
         lua_setfield(L, cache, file);
     }
+    int pidx = lua_gettop(L);
+    const char *path = lua_tostring(L, pidx);       /* kept alive by the stack and the cache */
     /* header line (when the file turns out empty), then the row: one buffer */
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -182,18 +184,20 @@ static int lb_data_append(lua_State *L) {
     pg_err_clear(&e);
     int rc = append_whole(path, out, n, hlen, &e);
     if (rc < 0 && known && e.status == 0) {         /* its folder vanished: resolve again */
-        if (smp_resolve_path(eng->cfg.data_dir, file, path, sizeof path, &e) < 0) return lb_fail(L, &e);
-        rc = append_whole(path, out, n, hlen, &e);
+        if (smp_resolve_path(eng->cfg.data_dir, file, fresh, sizeof fresh, &e) < 0) return lb_fail(L, &e);
+        rc = append_whole(fresh, out, n, hlen, &e);
         if (rc == 0) {
-            lua_pushstring(L, path);
+            lua_pushstring(L, fresh);
+            lua_pushvalue(L, -1);
             lua_setfield(L, cache, file);
+            return 1;
         }
     }
     if (rc < 0) {
         if (!e.status) e.status = 500;
         return lb_fail(L, &e);
     }
-    lua_pushstring(L, path);
+    lua_pushvalue(L, pidx);                         /* the absolute path */
     return 1;
 }
 
