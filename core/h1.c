@@ -194,7 +194,14 @@ int h1_resp_eof(h1_resp *r) {
 
 /* ---- requests ------------------------------------------------------------ */
 
-int h1_url_ok(const char *url) { return !strncasecmp(url, "http://", 7); }
+/* Plain http:// without credentials in the authority (libcurl turns those
+ * into an Authorization header; h1 leaves such URLs to it). */
+int h1_url_ok(const char *url) {
+    if (strncasecmp(url, "http://", 7)) return 0;
+    const char *auth = url + 7;
+    size_t n = strcspn(auth, "/?#");
+    return memchr(auth, '@', n) == NULL;
+}
 
 typedef struct buf {
     char *p;

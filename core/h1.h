@@ -75,7 +75,7 @@ typedef struct h1_req_opts {
     int keepalive;
 } h1_req_opts;
 
-/* 1 when url is plain http:// that h1 can carry. */
+/* 1 when url is plain http:// that h1 can carry (no user:password@). */
 int h1_url_ok(const char *url);
 /* Parse url, find or add its origin (host:port) in *origins (resolving it
  * with getaddrinfo once), and build the request bytes into rq (caller frees

@@ -159,6 +159,8 @@ static void request_bytes(void **state) {
     assert_int_equal(h1_req_build(&d, "https://127.0.0.1/", &g, &orig, &norig, msg, sizeof msg), -1);
     assert_false(h1_url_ok("https://x/"));
     assert_true(h1_url_ok("HTTP://x/"));
+    assert_false(h1_url_ok("http://user:secret@x/"));      /* credentials: libcurl's job */
+    assert_true(h1_url_ok("http://x/path?mail=a@b"));
     free(a.bytes);
     free(b.bytes);
     free(c.bytes);
