@@ -135,45 +135,12 @@ static const lb_field usage_fields[] = {
     { NULL, LB_INT, 0 },
 };
 
-/* The sums of pods and metrics, for a backend without a usage op of its own. */
-static int usage_of(pg_backend *b, pg_usage *u, pg_err *e) {
-    pg_pod *pods = NULL;
-    pg_metric *ms = NULL;
-    size_t np = 0, nm = 0;
-    if (b->ops->pods(b, &pods, &np, e) || b->ops->metrics(b, &ms, &nm, e) || b->ops->replicas(b, &u->desired, e)) {
-        free(pods);
-        return -1;
-    }
-    u->total = (int)np;
-    for (size_t i = 0; i < np; i++) u->ready += pods[i].ready != 0;
-    for (size_t j = 0; j < nm; j++) {
-        for (size_t i = 0; i < np; i++) {
-            if (strcmp(ms[j].name, pods[i].name)) continue;
-            u->online++;
-            u->cpu += ms[j].cpu;
-            u->mem += ms[j].mem;
-            u->req_cpu += pods[i].req_cpu;
-            u->req_mem += pods[i].req_mem;
-            if (u->online == 1 || ms[j].ts < u->oldest) u->oldest = ms[j].ts;
-            break;
-        }
-    }
-    u->now = b->ops->now(b);
-    free(pods);
-    free(ms);
-    return 0;
-}
-
 /* k8s.usage() -> {total, ready, online, desired, cpu, mem, req_cpu, req_mem, oldest, now} | nil, err */
 static int lb_k8s_usage(lua_State *L) {
     pg_backend *b = backend(L);
     pg_err e = { 0 };
-    pg_usage u = { 0 };
-    if (b->ops->usage) {
-        if (b->ops->usage(b, &u, &e)) return lb_fail(L, &e);
-    } else if (usage_of(b, &u, &e)) {
-        return lb_fail(L, &e);
-    }
+    pg_usage u;
+    if (pg_backend_usage(b, &u, &e)) return lb_fail(L, &e);
     lb_push_fields(L, &u, usage_fields);
     if (u.online) {
         lua_pushnumber(L, u.oldest);

@@ -236,6 +236,22 @@ int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e) 
     return rc;
 }
 
+#define CHUNK_MAX 600
+
+/* Load script or policy file f as a chunk named after it ("@scripts/x.lua",
+ * "@policies/a/b.lua" for module "a.b", left in chunk); LUA_OK with the
+ * function pushed, else the error message pushed. */
+static int load_file(lua_State *L, const rt_file *f, int policy, char chunk[CHUNK_MAX]) {
+    if (policy) {
+        snprintf(chunk, CHUNK_MAX, "@policies/%s.lua", f->name);
+        for (char *c = chunk + 10; *c; c++)
+            if (*c == '.' && strcmp(c, ".lua")) *c = '/';
+    } else {
+        snprintf(chunk, CHUNK_MAX, "@%s", f->name);
+    }
+    return luaL_loadbufferx(L, f->src, f->len, chunk, "t");
+}
+
 /* package.searchers entry: modules of the state's generation. */
 static int gen_searcher(lua_State *L) {
     rt_state *s = state_of(L);
@@ -247,12 +263,9 @@ static int gen_searcher(lua_State *L) {
     for (size_t i = 0; i < s->gen->npolicies; i++) {
         rt_file *f = &s->gen->policies[i];
         if (strcmp(f->name, name)) continue;
-        char chunk[512];
-        snprintf(chunk, sizeof chunk, "@policies/%s.lua", name);
-        for (char *c = chunk + 10; *c; c++)
-            if (*c == '.' && strcmp(c, ".lua")) *c = '/';
-        if (luaL_loadbufferx(L, f->src, f->len, chunk, "t") != LUA_OK) return lua_error(L);
-        lua_pushstring(L, chunk + 1);
+        char chunk[CHUNK_MAX];
+        if (load_file(L, f, 1, chunk) != LUA_OK) return lua_error(L);
+        lua_pushstring(L, chunk + 1);               /* the file name, as searchers report it */
         return 2;
     }
     lua_pushfstring(L, "no policy module '%s' in policies/", name);
@@ -475,10 +488,8 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
         if (record) g->router = router_new();
         int count = 0;
         for (size_t i = 0; i < g->nscripts; i++) {
-            rt_file *f = &g->scripts[i];
-            char chunk[600];
-            snprintf(chunk, sizeof chunk, "@%s", f->name);
-            if (luaL_loadbufferx(L, f->src, f->len, chunk, "t") != LUA_OK) {
+            char chunk[CHUNK_MAX];
+            if (load_file(L, &g->scripts[i], 0, chunk) != LUA_OK) {
                 pg_errf(e, 422, "reload", "%s", lua_tostring(L, -1));
                 goto fail;
             }
@@ -502,9 +513,8 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
              * are caught before the generation is swapped in. */
             for (size_t i = 0; i < g->npolicies; i++) {
                 rt_file *f = &g->policies[i];
-                char chunk[600];
-                snprintf(chunk, sizeof chunk, "@policies/%s.lua", f->name);
-                if (luaL_loadbufferx(L, f->src, f->len, chunk, "t") != LUA_OK) {
+                char chunk[CHUNK_MAX];
+                if (load_file(L, f, 1, chunk) != LUA_OK) {
                     pg_errf(e, 422, "reload", "%s", lua_tostring(L, -1));
                     goto fail;
                 }

@@ -77,6 +77,9 @@ typedef struct pg_backend_ops {
     void (*destroy)(pg_backend *b);
 } pg_backend_ops;
 
+/* The usage sums of b: its own usage op, or pods() and metrics() summed. */
+int pg_backend_usage(pg_backend *b, pg_usage *u, pg_err *e);
+
 struct pg_backend {
     const pg_backend_ops *ops;
     void *impl;

@@ -647,12 +647,29 @@ static double offered(const sim *s, double tk) {
     return r;
 }
 
-/* Pod p's metric at tick k (time k * resolution), each ready pod serving
- * per requests/s: 1 with cpu and mem, 0 when p reports none yet (not
- * ready, or Running for less than the metrics window). */
-static int pod_metric(const sim *s, const sim_pod *p, double t, double k, double per, double *cpu, double *mem) {
+/* The metrics-server look at now (lock held): the time t, the tick k of
+ * the last refresh, the ready pods and the requests/s each of them serves. */
+typedef struct mlook {
+    double t, k;
+    int ready;
+    double per;
+} mlook;
+
+static mlook metrics_look(sim *s) {
+    mlook m = { .t = now_vt(s) };
+    sync_pods(s, m.t);
+    m.k = floor(m.t / s->conf.metrics_resolution_s + 1e-9);
+    for (size_t i = 0; i < s->npods; i++) m.ready += pod_ready(&s->pods[i], m.t);
+    m.per = m.ready ? offered(s, m.k * s->conf.metrics_resolution_s) / (double)m.ready : 0;
+    return m;
+}
+
+/* Pod p's metric in look l: 1 with cpu and mem, 0 when p reports none yet
+ * (not ready, or Running for less than the metrics window at the tick). */
+static int pod_metric(const sim *s, const sim_pod *p, const mlook *l, double *cpu, double *mem) {
     const pg_sim_conf *c = &s->conf;
-    if (!pod_ready(p, t) || k * c->metrics_resolution_s < p->t_run + c->metrics_window_s) return 0;
+    double k = l->k, per = l->per;
+    if (!pod_ready(p, l->t) || k * c->metrics_resolution_s < p->t_run + c->metrics_window_s) return 0;
     double n1 = h01(s->seed, p->seq, (uint64_t)(int64_t)k) * 2 - 1;
     double n2 = h01(s->seed ^ 0x6D656D, p->seq, (uint64_t)(int64_t)k) * 2 - 1;
     double raw = (c->idle_cpu + s->req_cpu * per / c->capacity_rps) * (1 + 0.05 * n1);
@@ -663,15 +680,8 @@ static int pod_metric(const sim *s, const sim_pod *p, double t, double k, double
 
 int sim_metrics(sim *s, pg_metric **out, size_t *n, pg_err *e) {
     LOCK(s);
-    const pg_sim_conf *c = &s->conf;
-    double t = now_vt(s);
-    sync_pods(s, t);
-    double res = c->metrics_resolution_s;
-    double k = floor(t / res + 1e-9);
-    double tk = k * res;
-    size_t ready = 0;
-    for (size_t i = 0; i < s->npods; i++) ready += pod_ready(&s->pods[i], t);
-    double per = ready ? offered(s, tk) / (double)ready : 0;
+    mlook l = metrics_look(s);
+    double res = s->conf.metrics_resolution_s, tk = l.k * res;
     pg_metric *v = calloc(s->npods ? s->npods : 1, sizeof *v);
     if (!v) {
         UNLOCK(s);
@@ -681,7 +691,7 @@ int sim_metrics(sim *s, pg_metric **out, size_t *n, pg_err *e) {
     for (size_t i = 0; i < s->npods; i++) {
         sim_pod *p = &s->pods[i];
         pg_metric *o = &v[m];
-        if (!pod_metric(s, p, t, k, per, &o->cpu, &o->mem)) continue;
+        if (!pod_metric(s, p, &l, &o->cpu, &o->mem)) continue;
         m++;
         memcpy(o->name, p->name, sizeof o->name);
         o->ts = SIM_EPOCH + tk;
@@ -697,26 +707,21 @@ int sim_usage(sim *s, pg_usage *u, pg_err *e) {
     (void)e;
     memset(u, 0, sizeof *u);
     LOCK(s);
-    const pg_sim_conf *c = &s->conf;
-    double t = now_vt(s);
-    sync_pods(s, t);
-    double res = c->metrics_resolution_s;
-    double k = floor(t / res + 1e-9);
-    for (size_t i = 0; i < s->npods; i++) u->ready += pod_ready(&s->pods[i], t);
-    double per = u->ready ? offered(s, k * res) / (double)u->ready : 0;
+    mlook l = metrics_look(s);
+    u->ready = l.ready;
     for (size_t i = 0; i < s->npods; i++) {
         double cpu, mem;
-        if (!pod_metric(s, &s->pods[i], t, k, per, &cpu, &mem)) continue;
+        if (!pod_metric(s, &s->pods[i], &l, &cpu, &mem)) continue;
         u->online++;
         u->cpu += cpu;
         u->mem += mem;
         u->req_cpu += s->req_cpu;
         u->req_mem += s->req_mem;
     }
-    if (u->online) u->oldest = SIM_EPOCH + k * res;    /* every metric of one look shares the tick */
+    if (u->online) u->oldest = SIM_EPOCH + l.k * s->conf.metrics_resolution_s;  /* one tick for all */
     u->total = (int)s->npods;
     u->desired = s->replicas;
-    u->now = SIM_EPOCH + t;
+    u->now = SIM_EPOCH + l.t;
     UNLOCK(s);
     return 0;
 }
