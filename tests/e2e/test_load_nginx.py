@@ -412,12 +412,14 @@ print(json.encode({
   nocol = e(jmeter.read_jtl, %s),
   nojtl = e(jmeter.read_jtl, %s),
   typo = {message = select(2, pcall(jmeter.load, {url = BASE .. "/ok", thread = 2, loops = 1}))},
+  h1tls = e(jmeter.load, {url = "https://127.0.0.1:1/", client = "h1", threads = 1, loops = 1}),
+  noclient = {message = select(2, pcall(jmeter.load, {url = BASE .. "/ok", client = "quic", loops = 1}))},
 }))""" % (json.dumps(notxml), json.dumps(notxml + ".nope"), json.dumps(notxml + ".nope"), json.dumps(badjtl),
           json.dumps(nocol), json.dumps(badjtl + ".nope")))
     want = {"rate0": (400, "bad_rate"), "rateneg": (400, "bad_rate"), "long": (400, "too_long"),
             "url": (400, "bad_url"), "threads": (400, "bad_threads"), "notxml": (400, "bad_plan"),
             "missing": (404, "not_found"), "importmissing": (404, "not_found"), "jtl": (400, "bad_jtl"),
-            "nocol": (400, "bad_jtl"), "nojtl": (404, "not_found")}
+            "nocol": (400, "bad_jtl"), "nojtl": (404, "not_found"), "h1tls": (400, "bad_client")}
     for k, (status, code) in want.items():
         got = r and r.get(k)
         check(got and got.get("status") == status and got.get("code") == code,
@@ -427,6 +429,8 @@ print(json.encode({
     check(r and "missing column 'elapsed'" in r["nocol"]["message"], "a missing JTL column is named")
     check(r and "unknown option 'thread' (did you mean 'threads'?)" in r["typo"]["message"],
           "a misspelt jmeter.load option is an error naming the right one (%s)" % (r and r["typo"]["message"]))
+    check(r and "client must be 'auto', 'h1' or 'curl'" in r["noclient"]["message"],
+          "an unknown client is misuse (%s)" % (r and r["noclient"]["message"]))
 
     # ---- live progress: on a terminal only ----
     prog = script("progress", """
