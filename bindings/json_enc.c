@@ -136,28 +136,12 @@ static void put_string(enc *E, const char *s, size_t n) {
     E->b->n += (size_t)(o - start);
 }
 
+/* A number as lua-cjson printed it: "%.14g" of the double (an integer has
+ * every digit below 1e14, an exponent above). */
 static void put_number(enc *E, int idx) {
     lua_State *L = E->L;
     char *o = room(E, 32);
-    if (lua_isinteger(L, idx)) {
-        lua_Integer v = lua_tointeger(L, idx);
-        if (v > -100000000000000LL && v < 100000000000000LL) {   /* what %.14g prints: all digits */
-            char tmp[24];
-            int n = 0, neg = v < 0;
-            unsigned long long u = neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-            do {
-                tmp[n++] = (char)('0' + u % 10);
-                u /= 10;
-            } while (u);
-            if (neg) *o++ = '-';
-            for (int i = n - 1; i >= 0; i--) *o++ = tmp[i];
-            E->b->n += (size_t)(n + neg);
-            return;
-        }
-        E->b->n += (size_t)fpconv_g_fmt(o, (double)v, 14);
-        return;
-    }
-    double d = lua_tonumber(L, idx);
+    double d = lua_isinteger(L, idx) ? (double)lua_tointeger(L, idx) : lua_tonumber(L, idx);
     if (!isfinite(d)) luaL_error(L, "Cannot serialise number: must not be NaN or Inf");
     E->b->n += (size_t)fpconv_g_fmt(o, d, 14);
 }

@@ -352,12 +352,10 @@ void h1_sock_close(h1_sock *s) {
     s->fd = -1;
     s->connecting = 0;
     s->registered = 0;
-    s->requests = 0;
 }
 
 static int fail(h1_xfer *x, int err, const char *msg) {
     h1_sock_close(x->s);
-    x->err = err;
     x->msg = msg ? msg : strerror(err);
     return H1_BAD;
 }
@@ -421,7 +419,6 @@ int h1_xfer_begin(h1_xfer *x, h1_sock *s, const h1_req *rq, const h1_origin *o, 
     x->reused = s->fd >= 0;
     x->t_start = now;
     x->t_connected = x->t_first = 0;
-    x->err = 0;
     x->msg = NULL;
     h1_resp_init(&x->resp, rq->head);
     if (!x->buf) {
@@ -442,7 +439,6 @@ int h1_xfer_want(const h1_xfer *x) {
 /* The response is complete. The connection goes on only when the request
  * went out whole, nothing came after the response and both sides keep it. */
 static int finished(h1_xfer *x) {
-    x->s->requests++;
     if (x->blen || x->sent < x->req->len || !x->resp.keepalive || !x->req->keepalive) h1_sock_close(x->s);
     return H1_DONE;
 }

@@ -92,7 +92,6 @@ typedef struct h1_sock {
     int fd;                     /* -1: not connected */
     int connecting;
     int registered;             /* epoll events the caller registered (H1_WANT_*), 0 = none */
-    unsigned long requests;     /* answered on this connection */
 } h1_sock;
 
 typedef struct h1_xfer {
@@ -105,7 +104,6 @@ typedef struct h1_xfer {
     h1_resp resp;
     char *buf;                  /* unconsumed response bytes (headers, chunk lines) */
     size_t blen, bcap;
-    int err;                    /* errno of a failure, or 0 */
     const char *msg;            /* failure message */
 } h1_xfer;
 
