@@ -15,9 +15,20 @@ local function bad_policy(file, message)
   error({ status = 500, code = "bad_policy", message = "policies/" .. file .. ": " .. message }, 0)
 end
 
+-- A policy module, required once per Lua state (a reload makes new states).
+local loaded = {}
+local function policy(name)
+  local m = loaded[name]
+  if m == nil then
+    m = require(name)
+    loaded[name] = m
+  end
+  return m
+end
+
 --- The scaling bounds, checked: min, max, step, timeout_s.
 function M.bounds()
-  local s = require "scaling"
+  local s = policy "scaling"
   if type(s) ~= "table" then bad_policy("scaling.lua", "must return a table") end
   local min, max, step = s.min, s.max, s.step or 1
   local timeout = s.timeout_s or 90
@@ -32,67 +43,68 @@ function M.bounds()
   return min, max, step, timeout
 end
 
---- Scale to `target` (already within bounds) and wait until that many pods
--- are ready. Serialized process-wide. Returns the seed's timing fields plus
--- from/to/scaled/reason. A wait timeout raises a 504 carrying the state.
-local function scale_locked(target_of)
+--- Scale to the target that target_of(from, min, max, step, arg) picks
+-- (within bounds; or from and a reason not to move) and wait until that many
+-- pods are ready. Serialized process-wide. Returns the seed's timing fields
+-- plus from/to/scaled/reason. A wait timeout raises a 504 carrying the state.
+local function scale_locked(target_of, arg)
   local min, max, step, timeout = M.bounds()
   local from = check(k8s.replicas())
-  local to, reason = target_of(from, min, max, step)
+  local to, reason = target_of(from, min, max, step, arg)
   local start = k8s.now()
-  local out = { from = from, to = to, scaled = false, start_time = start }
   if reason then
-    out.reason = reason
-    out.finish_time, out.time_spent_sec = start, 0
-    return out
+    return { from = from, to = to, scaled = false, reason = reason,
+             start_time = start, finish_time = start, time_spent_sec = 0 }
   end
   if to ~= from then check(k8s.scale(to)) end
   local _, err = k8s.wait { ready = to, settled = false, timeout = timeout }
-  out.finish_time = k8s.now()
-  out.time_spent_sec = out.finish_time - start
+  local finish = k8s.now()
   if err then
     err.from, err.to = from, to
-    err.start_time, err.finish_time, err.time_spent_sec = start, out.finish_time, out.time_spent_sec
+    err.start_time, err.finish_time, err.time_spent_sec = start, finish, finish - start
     local ok, view = pcall(podview.view)
     if ok then err.pods = view end
     error(err, 0)
   end
-  out.scaled = to ~= from
-  if not out.scaled then out.reason = "already at " .. to end
-  return out
+  return { from = from, to = to, scaled = to ~= from, reason = to == from and "already at " .. to or nil,
+           start_time = start, finish_time = finish, time_spent_sec = finish - start }
+end
+
+local function by_delta(from, min, max, step, sign)
+  local to = from + sign * step
+  if to > max then
+    if from >= max then return from, string.format("at the maximum of %d pods", max) end
+    to = max
+  elseif to < min then
+    if from <= min then return from, string.format("at the minimum of %d pods", min) end
+    to = min
+  end
+  return to
+end
+
+local function exactly(_, min, max, _, n)
+  if n < min or n > max then
+    error({ status = 422, code = "out_of_bounds",
+            message = string.format("pod count %s is outside [%d, %d]", tostring(n), min, max),
+            min = min, max = max }, 0)
+  end
+  return n
 end
 
 --- Scale by delta pods (the policy's step, signed), within the bounds.
 function M.scale_by(sign)
-  return data.locked("scale", scale_locked, function(from, min, max, step)
-    local to = from + sign * step
-    if to > max then
-      if from >= max then return from, string.format("at the maximum of %d pods", max) end
-      to = max
-    elseif to < min then
-      if from <= min then return from, string.format("at the minimum of %d pods", min) end
-      to = min
-    end
-    return to
-  end)
+  return data.locked("scale", scale_locked, by_delta, sign)
 end
 
 --- Scale to exactly n pods; n outside the bounds is a 422 with min and max.
 function M.scale_to(n)
-  return data.locked("scale", scale_locked, function(_, min, max)
-    if n < min or n > max then
-      error({ status = 422, code = "out_of_bounds",
-              message = string.format("pod count %s is outside [%d, %d]", tostring(n), min, max),
-              min = min, max = max }, 0)
-    end
-    return n
-  end)
+  return data.locked("scale", scale_locked, exactly, n)
 end
 
 --- Prune pods in unsatisfactory states (policies/pruning.lua), set replicas
 -- to the healthy count (never below the minimum) and wait until converged.
 function M.prune()
-  local pruning = require "pruning"
+  local pruning = policy "pruning"
   if type(pruning) ~= "table" or type(pruning.unsatisfactory) ~= "function" then
     bad_policy("pruning.lua", "must return a table with unsatisfactory(pod)")
   end
@@ -157,7 +169,7 @@ local function run_reward(reward, summary, pods)
 end
 
 function M.reward(summary, pods)
-  local reward = require "reward"
+  local reward = policy "reward"
   local ok, kpis, r = pcall(run_reward, reward, summary, pods)
   if not ok then bad_policy("reward.lua", stage .. "() failed: " .. tostring(kpis)) end
   if math.type(r) == nil or r ~= r or r == math.huge or r == -math.huge then

@@ -11,12 +11,15 @@ local shared = require "shared"
 local HEADER = "episode,step,time,cpu_percent,mem_percent,pods,action,next_cpu_percent,next_mem_percent,"
             .. "next_pods,avg_latency,drop_packet_percentage,total_packet_count,reward,done"
 
+local policy   -- policies/env.lua, checked once per Lua state (a reload makes new states)
 local function env_policy()
+  if policy then return policy end
   local env = require "env"
   if type(env) ~= "table" or math.type(env.max_steps) ~= "integer" or type(env.actions) ~= "table" then
     error({ status = 500, code = "bad_policy",
             message = "policies/env.lua: needs max_steps (integer) and actions (table)" }, 0)
   end
+  policy = env
   return env
 end
 
@@ -37,16 +40,16 @@ local STATE = "<i8i8ddi8"
 
 local function save_state(episode, n, obs, file)
   local cpu, mem = obs.cpu_percent, obs.mem_percent
-  shared.set("env.state", pack(STATE, episode, n, cpu == null and 0 / 0 or cpu, mem == null and 0 / 0 or mem,
-                               obs.pods) .. file)
+  podview.check(shared.set("env.state", pack(STATE, episode, n, cpu == null and 0 / 0 or cpu, mem == null and 0 / 0 or mem,
+                               obs.pods) .. file))
 end
 
+-- episode, step, cpu_percent, mem_percent, pods, file; nil without an episode.
 local function load_state()
   local s = shared.get("env.state")
   if not s then return nil end
   local episode, n, cpu, mem, pods, at = unpack(STATE, s)
-  local obs = { cpu_percent = cpu == cpu and cpu or null, mem_percent = mem == mem and mem or null, pods = pods }
-  return episode, n, obs, s:sub(at)
+  return episode, n, cpu == cpu and cpu or null, mem == mem and mem or null, pods, s:sub(at)
 end
 
 local function body_of(req)
@@ -92,6 +95,35 @@ local function reset(req)
   end)
 end
 
+local STAY = { scaled = false, reason = "stay" }
+
+-- The step itself, under the "env" lock.
+local function step_locked(env, action)
+  -- cpu, mem, pods: what the agent saw and acted on
+  local episode, n, cpu, mem, pods, file = load_state()
+  if not episode then
+    error({ status = 409, code = "no_episode", message = "call POST /env/reset first" }, 0)
+  end
+  local delta = env.actions[action]
+  local scaled = delta == 0 and STAY or ops.scale_by(delta)
+  local summary = ops.loadtest()
+  local after = observe()
+  local kpis, reward = ops.reward(summary, after.pods)
+  n = n + 1
+  local done = n >= env.max_steps
+  podview.check(data.append(file, {
+    episode, n, k8s.now(), cpu, mem, pods, action,
+    after.cpu_percent, after.mem_percent, after.pods, kpis.avg_latency, kpis.drop_packet_percentage,
+    kpis.total_packet_count, reward, done,
+  }, HEADER))
+  save_state(episode, n, after, file)        -- a step that failed above changed nothing here
+  return {
+    observation = after, reward = reward, kpis = kpis, done = done,
+    info = { episode = episode, step = n, action = action, from = scaled.from, to = scaled.to,
+             scaled = scaled.scaled, reason = scaled.reason },
+  }
+end
+
 local function step(req)
   local b = body_of(req)
   local env = env_policy()
@@ -103,31 +135,7 @@ local function step(req)
     error({ status = 400, code = "bad_action",
             message = "action must be one of \"in\", \"stay\", \"out\"; got " .. json.encode(action) }, 0)
   end
-  return data.locked("env", function()
-    local episode, n, before, file = load_state()   -- before: what the agent saw and acted on
-    if not episode then
-      error({ status = 409, code = "no_episode", message = "call POST /env/reset first" }, 0)
-    end
-    local delta = env.actions[action]
-    local scaled = delta == 0 and { scaled = false, reason = "stay" } or ops.scale_by(delta)
-    local summary = ops.loadtest()
-    local after = observe()
-    local kpis, reward = ops.reward(summary, after.pods)
-    n = n + 1
-    local done = n >= env.max_steps
-    save_state(episode, n, after, file)        -- a step that failed above changed nothing here
-    local row = {
-      episode, n, k8s.now(), before.cpu_percent, before.mem_percent, before.pods, action,
-      after.cpu_percent, after.mem_percent, after.pods, kpis.avg_latency, kpis.drop_packet_percentage,
-      kpis.total_packet_count, reward, done,
-    }
-    podview.check(data.append(file, row, HEADER))
-    return {
-      observation = after, reward = reward, kpis = kpis, done = done,
-      info = { episode = episode, step = n, action = action, from = scaled.from, to = scaled.to,
-               scaled = scaled.scaled, reason = scaled.reason },
-    }
-  end)
+  return data.locked("env", step_locked, env, action)
 end
 
 return {
