@@ -193,6 +193,7 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
         .timeout_s = (int)eng->cfg.limits.connection_timeout_s,
         .token = eng->cfg.auth_token[0] ? eng->cfg.auth_token : NULL,
         .handler = pg_serve_request,
+        .after = pg_serve_after,
         .ud = eng,
     };
     char err[256];

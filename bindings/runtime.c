@@ -410,6 +410,12 @@ static void state_close(rt_state *s) {
     free(s);
 }
 
+#define GC_AUTO_MINOR 100         /* see rt_collect */
+
+static size_t heap_bytes(lua_State *L) {
+    return (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
+}
+
 static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags, pg_err *e) {
     rt_state *s = calloc(1, sizeof *s);
     if (!s) { pg_errf(e, 500, "no_memory", "out of memory"); return NULL; }
@@ -425,7 +431,7 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
         return NULL;
     }
     lua_atpanic(L, at_panic);
-    lua_gc(L, LUA_GCGEN, 0, 0);         /* requests leave short-lived garbage */
+    lua_gc(L, LUA_GCGEN, GC_AUTO_MINOR, 0);     /* requests leave short-lived garbage */
     *(rt_state **)lua_getextraspace(L) = s;
     luaL_openlibs(L);
     if (g) {
@@ -532,6 +538,8 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
     }
     if (sandboxed && run_embedded(L, lua_strict, lua_strict_len, "=strict", 0, 0, e) < 0) goto fail;
     lua_settop(L, 0);
+    lua_gc(L, LUA_GCCOLLECT);                   /* the loading's garbage */
+    s->gc_base = heap_bytes(L);
     return s;
 fail:
     state_close(s);
@@ -704,9 +712,23 @@ rt_state *rt_checkout(rt_runtime *rt) {
     return s;
 }
 
+/* Collection off the request's path. Requests leave short-lived garbage,
+ * and the generational collector pays for it with a young collection when
+ * its allocation debt runs out, inside whichever request allocates then.
+ * Instead, a state checked in with its heap grown by GC_DUE_PCT % since its
+ * last collection is marked due, and rt_collect runs the collection for it,
+ * called by a thread whose response is already out. The collector's own
+ * trigger stays as the bound, moved to GC_AUTO_MINOR % (Lua's default is
+ * 20): only a request that allocates that much meets it. */
+#define GC_DUE_PCT 20
+#define GC_DUE_MIN (32 * 1024)
+
 void rt_checkin(rt_runtime *rt, rt_state *s) {
     if (!s) return;
     lua_settop(s->L, 0);
+    size_t grow = s->gc_base / 100 * GC_DUE_PCT;
+    if (grow < GC_DUE_MIN) grow = GC_DUE_MIN;
+    s->gc_due = heap_bytes(s->L) > s->gc_base + grow;
     pthread_mutex_lock(&rt->mu);
     size_t limit = (size_t)(rt->eng->cfg.limits.states > 0 ? rt->eng->cfg.limits.states : 32);
     if (s->gen == rt->cur && rt->nidle < limit) {
@@ -723,6 +745,22 @@ void rt_checkin(rt_runtime *rt, rt_state *s) {
     }
     pthread_mutex_unlock(&rt->mu);
     state_close(s);
+}
+
+void rt_collect(rt_runtime *rt) {
+    pthread_mutex_lock(&rt->mu);
+    rt_state *s = rt->nidle ? rt->idle[rt->nidle - 1] : NULL;
+    if (!s || !s->gc_due) {
+        pthread_mutex_unlock(&rt->mu);
+        return;
+    }
+    rt->nidle--;
+    pthread_mutex_unlock(&rt->mu);
+    /* A debt of the whole heap: the collector's own step, which picks a
+     * young or (when the old generation has grown) a full collection. */
+    lua_gc(s->L, LUA_GCSTEP, (int)(heap_bytes(s->L) / 1024) + 1);
+    s->gc_base = heap_bytes(s->L);
+    rt_checkin(rt, s);
 }
 
 /* ---- watcher ------------------------------------------------------------ */

@@ -36,6 +36,10 @@ int rt_watch(rt_runtime *rt, pg_err *e);
 /* Check a state of the current generation out of the pool. */
 rt_state *rt_checkout(rt_runtime *rt);
 void rt_checkin(rt_runtime *rt, rt_state *s);
+/* Run the young collection of the state checked in last, if its heap has
+ * grown enough since its previous one (see runtime.c). For a thread with
+ * nothing better to do, e.g. after its response has been sent. */
+void rt_collect(rt_runtime *rt);
 lua_State *rt_lua(rt_state *s);
 const pg_router *rt_router(rt_state *s);
 /* Push the handler of route i of this state's generation. */

@@ -55,6 +55,8 @@ struct rt_state {
     int registered;
     unsigned long wd_call;      /* watchdog only: the call it saw last, and that thread's CPU time then */
     struct timespec wd_cpu0;
+    size_t gc_base;             /* heap bytes after its last collection (rt_collect) */
+    int gc_due;                 /* grown enough since: rt_collect may take it */
     struct http_req *req;       /* the request being served, NULL between requests */
     lua_Integer req_seq;        /* its number: a req table kept past its request sees none */
 };

@@ -212,3 +212,10 @@ done:
     pg_stats_request(method, route, resp->status, dt);
     pg_log_access(method, path, resp->status, dt * 1000.0);
 }
+
+/* The garbage of the requests just served is collected here, once their
+ * responses are on their way, rather than inside a later request. */
+void pg_serve_after(void *ud) {
+    pg_engine *eng = ud;
+    rt_collect(eng->rt);
+}

@@ -6,5 +6,7 @@
 
 /* ud is the pg_engine. */
 void pg_serve_request(void *ud, http_req *req, http_resp *resp);
+/* After a response has gone out (http_after signature). */
+void pg_serve_after(void *ud);
 
 #endif

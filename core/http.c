@@ -212,11 +212,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
+    http_server *s = cls;
     http_req *req = *con_cls;
     if (!req) return;
     free(req->body);
     free(req);
     *con_cls = NULL;
+    if (s->o.after) s->o.after(s->o.ud);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {

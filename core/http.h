@@ -26,6 +26,10 @@ typedef struct http_resp {
 
 /* Called once per complete request, on the connection's thread. */
 typedef void (*http_handler)(void *ud, http_req *req, http_resp *resp);
+/* Called on the connection's thread once a request has ended (its response
+ * sent, or the connection gone): work that can wait for it goes here, off
+ * the response's path. */
+typedef void (*http_after)(void *ud);
 
 typedef struct http_opts {
     const char *host;           /* "127.0.0.1", "0.0.0.0", "::1", ... */
@@ -35,6 +39,7 @@ typedef struct http_opts {
     int timeout_s;              /* idle connection timeout */
     const char *token;          /* non-GET routes need "Bearer <token>" when set */
     http_handler handler;
+    http_after after;           /* may be NULL */
     void *ud;
 } http_opts;
 
