@@ -410,7 +410,7 @@ static void state_close(rt_state *s) {
     free(s);
 }
 
-#define GC_AUTO_MINOR 100         /* see rt_collect */
+#define GC_AUTO_MINOR 50          /* see rt_collect; below the major trigger (100) */
 
 static size_t heap_bytes(lua_State *L) {
     return (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
