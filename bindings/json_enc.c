@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,21 +76,24 @@ typedef struct enc {
     jbuf *b;
 } enc;
 
-/* Room for n more bytes. */
-static char *room(enc *E, size_t n) {
+static char *grow(enc *E, size_t n) {
     jbuf *b = E->b;
-    if (b->cap - b->n < n) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->n < n) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) luaL_error(E->L, "out of memory");
-        b->p = p;
-        b->cap = cap;
-    }
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->n < n) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) luaL_error(E->L, "out of memory");
+    b->p = p;
+    b->cap = cap;
     return b->p + b->n;
 }
 
-static void put(enc *E, const char *s, size_t n) {
+/* Room for n more bytes. */
+static inline char *room(enc *E, size_t n) {
+    jbuf *b = E->b;
+    return b->cap - b->n >= n ? b->p + b->n : grow(E, n);
+}
+
+static inline void put(enc *E, const char *s, size_t n) {
     memcpy(room(E, n), s, n);
     E->b->n += n;
 }
@@ -105,10 +109,44 @@ static const unsigned char needs_esc[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, /* DEL */
 };
 
-static void put_string(enc *E, const char *s, size_t n) {
-    char *o = room(E, n * 6 + 2), *start = o;
+/* The length of the prefix of s[0..n) that needs no escape. Eight bytes at
+ * a time (the last eight overlapping), each word tested at once for a byte
+ * below 0x20 or equal to '"', '/', '\\' or DEL; bytes one by one from the
+ * first word that has one, and in strings shorter than a word. */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+static inline uint64_t zero_byte(uint64_t x) { return (x - ONES) & ~x & HIGHS; }
+static inline uint64_t special(uint64_t x) {
+    return ((x - ONES * 0x20) & ~x & HIGHS) | zero_byte(x ^ (ONES * '"')) | zero_byte(x ^ (ONES * '/')) |
+           zero_byte(x ^ (ONES * '\\')) | zero_byte(x ^ (ONES * 0x7f));
+}
+
+static size_t plain_prefix(const char *s, size_t n) {
+    size_t i = 0;
+    if (n >= 8) {
+        uint64_t x;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&x, s + i, 8);
+            if (special(x)) goto bytes;
+        }
+        if (i == n) return n;
+        memcpy(&x, s + n - 8, 8);
+        if (!special(x)) return n;
+        i = n - 8;
+    }
+bytes:
+    while (i < n && !needs_esc[(unsigned char)s[i]]) i++;
+    return i;
+}
+
+/* The string, quoted, then tail (':' after a key; 0: nothing). */
+static void put_string(enc *E, const char *s, size_t n, char tail) {
+    char *o = room(E, n * 6 + 3), *start = o;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
+    size_t i = plain_prefix(s, n);
+    memcpy(o, s, i);
+    o += i;
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (!needs_esc[c]) {
             *o++ = (char)c;
@@ -133,17 +171,16 @@ static void put_string(enc *E, const char *s, size_t n) {
         }
     }
     *o++ = '"';
+    if (tail) *o++ = tail;
     E->b->n += (size_t)(o - start);
 }
 
 /* A number as lua-cjson printed it: "%.14g" of the double (an integer has
  * every digit below 1e14, an exponent above). */
 static void put_number(enc *E, int idx) {
-    lua_State *L = E->L;
-    char *o = room(E, 32);
-    double d = lua_isinteger(L, idx) ? (double)lua_tointeger(L, idx) : lua_tonumber(L, idx);
-    if (!isfinite(d)) luaL_error(L, "Cannot serialise number: must not be NaN or Inf");
-    E->b->n += (size_t)fpconv_g_fmt(o, d, 14);
+    double d = lua_tonumber(E->L, idx);
+    if (!isfinite(d)) luaL_error(E->L, "Cannot serialise number: must not be NaN or Inf");
+    E->b->n += (size_t)fpconv_g_fmt(room(E, 32), d, 14);
 }
 
 static void value(enc *E, int idx, int depth);
@@ -154,8 +191,7 @@ static void put_key(enc *E, int kidx) {
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, kidx, &n);
-        put_string(E, s, n);
-        PUT(E, ":");
+        put_string(E, s, n, ':');
         return;
     }
     case LUA_TNUMBER:
@@ -253,7 +289,7 @@ static void value(enc *E, int idx, int depth) {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
         if (n == EMPTY_LEN && !memcmp(s, EMPTY_ARRAY, EMPTY_LEN)) PUT(E, "[]");
-        else put_string(E, s, n);
+        else put_string(E, s, n, 0);
         return;
     }
     case LUA_TNUMBER: put_number(E, idx); return;

@@ -1,7 +1,8 @@
 /* json.encode (bindings/json_enc.c) writes the same bytes as lua-cjson 2.1,
  * which it replaced on the response path: random nested values, every
- * byte in strings, every kind of number, arrays with holes, mixed tables,
- * and the same errors. */
+ * byte in strings (and one special byte anywhere in long plain ones),
+ * every kind of number, arrays with holes, mixed tables, and the same
+ * errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +22,11 @@ static const char *CHECK =
     "local function r(n) rnd = (rnd * 1103515245 + 12345) % 2147483648; return rnd % n end\n"
     "local function str()\n"
     "  local t = {}\n"
-    "  for i = 1, r(12) do t[i] = string.char(r(4) == 0 and r(256) or 32 + r(95)) end\n"
+    "  local special = r(3) == 0      -- else plain text, long enough for several 8-byte words\n"
+    "  for i = 1, r(special and 12 or 40) do\n"
+    "    t[i] = string.char((special and r(4) == 0) and r(256) or 32 + r(95))\n"
+    "  end\n"
+    "  if r(4) == 0 and #t > 0 then t[r(#t) + 1] = string.char(({0, 31, 34, 47, 92, 127, 128, 255})[r(8) + 1]) end\n"
     "  return table.concat(t)\n"
     "end\n"
     "local nums = {0, -0.0, 1, -1, 0.1, 1/3, 1e14, 1e14 - 1, -1e14 + 1, 2^53, 1e300, 5e-324, 1e-4,\n"
