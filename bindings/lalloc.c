@@ -1,10 +1,11 @@
 /* lalloc.c: a size-class allocator for one Lua state.
  *
  * A state is used by one thread at a time and Lua tells the allocator the
- * size of every block it frees, so small blocks (tables, strings, closures:
- * most of what a request allocates) need no header and no lock: they are
- * carved from 16 KiB slabs and recycled through a free list per 16-byte
- * size class. Larger blocks go to malloc. Slabs are returned when the state
+ * size of every block it frees, so small blocks (tables, strings, closures,
+ * hash parts up to 32 slots: most of what a request allocates) need no
+ * header and no lock: they are carved from 16 KiB slabs and recycled
+ * through a free list per 16-byte size class up to 1 KiB. Larger blocks
+ * go to malloc. Slabs are returned when the state
  * is closed; a state's heap never exceeds its peak. */
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include "lalloc.h"
 
 #define GRAIN 16
-#define MAX_SMALL 256
+#define MAX_SMALL 1024
 #define NCLASS (MAX_SMALL / GRAIN)
 #define SLAB 16384
 
