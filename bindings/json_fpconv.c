@@ -83,12 +83,19 @@ int fpconv_g_fmt(char *str, double num, int precision) {
     /* 10^frac (<= 1e20) is exact, so scaled is a * 10^frac correctly
      * rounded. Below 2^52 every n + 0.5 is a double, and rounding is
      * monotonic: scaled is on the same side of a tie as the exact product,
-     * or on the tie itself, which only the exact conversion can settle. */
+     * or on the tie itself. There the product's rounding error, which fma
+     * gives exactly, says which side the exact product is on; none is an
+     * exact decimal tie, which printf rounds to even. (Binary fractions
+     * such as the simulator's k / 1024 ms land there often.) */
     double scaled = a * pow10tab[frac];
     if (scaled >= 1e15) goto slow;
     double fl = floor(scaled), rem = scaled - fl;
-    if (rem == 0.5) goto slow;
-    uint64_t digits = (uint64_t)fl + (rem > 0.5);
+    int up = rem > 0.5;
+    if (rem == 0.5) {
+        double err = fma(a, pow10tab[frac], -scaled);
+        up = err > 0 || (err == 0 && fmod(fl, 2) == 1);
+    }
+    uint64_t digits = (uint64_t)fl + (uint64_t)up;
     if (digits >= (uint64_t)pow10tab[precision]) goto slow;     /* rounding carried a digit */
     if (num < 0) *p++ = '-';
     uint64_t scale = (uint64_t)pow10tab[frac];

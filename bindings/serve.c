@@ -104,14 +104,14 @@ static void add_headers(lua_State *L, int idx, http_resp *resp) {
 }
 
 /* Results of a handler, from base to top: status, body[, headers] | body. */
-static void results_resp(lua_State *L, int base, http_resp *resp, const char *where) {
+static void results_resp(lua_State *L, int base, http_resp *resp, const rt_route *r) {
     int n = lua_gettop(L) - base + 1;
     int status = 200, bi = base, hi = 0;
     if (n >= 1 && lua_type(L, base) == LUA_TNUMBER) {
         status = (int)lua_tointeger(L, base);
         if (status < 100 || status > 599) {
             pg_err e;
-            pg_errf(&e, 500, "bad_response", "%s returned status %s", where, lua_tostring(L, base));
+            pg_errf(&e, 500, "bad_response", "%s %s returned status %s", r->method, r->path, lua_tostring(L, base));
             error_resp(resp, &e);
             return;
         }
@@ -133,7 +133,8 @@ static void results_resp(lua_State *L, int base, http_resp *resp, const char *wh
         lb_json_out out;
         if (encode_json(L, bi, &out) != 0) {
             pg_err e;
-            pg_errf(&e, 500, "bad_response", "%s: cannot encode the response as JSON: %s", where, lua_tostring(L, -1));
+            pg_errf(&e, 500, "bad_response", "%s %s: cannot encode the response as JSON: %s", r->method, r->path,
+                    lua_tostring(L, -1));
             pg_log(PG_LOG_ERROR, "%s", e.message);
             error_resp(resp, &e);
             return;
@@ -147,7 +148,7 @@ static void results_resp(lua_State *L, int base, http_resp *resp, const char *wh
         http_resp_set(resp, status == 200 ? 204 : status, has_ct ? NULL : "text/plain; charset=utf-8", "", 0);
     } else {
         pg_err e;
-        pg_errf(&e, 500, "bad_response", "%s returned a %s body", where, lua_typename(L, bt));
+        pg_errf(&e, 500, "bad_response", "%s %s returned a %s body", r->method, r->path, lua_typename(L, bt));
         error_resp(resp, &e);
         return;
     }
@@ -183,7 +184,9 @@ void pg_serve_request(void *ud, http_req *req, http_resp *resp) {
         goto checkin;
     }
     rt_gen *g = rt_state_gen(st);
-    snprintf(route, sizeof route, "%s", g->routes[m.id].path);
+    size_t rlen = strnlen(g->routes[m.id].path, sizeof route - 1);
+    memcpy(route, g->routes[m.id].path, rlen);
+    route[rlen] = '\0';
     lua_State *L = rt_lua(st);
     rt_push_handler(st, m.id);
     push_req(L, req, method, &m);
@@ -196,9 +199,7 @@ void pg_serve_request(void *ud, http_req *req, http_resp *resp) {
         if (lua_istable(L, -1)) error_table_resp(L, -1, &e, resp);
         else error_resp(resp, &e);
     } else {
-        char where[300];
-        snprintf(where, sizeof where, "%s %s", g->routes[m.id].method, g->routes[m.id].path);
-        results_resp(L, base, resp, where);
+        results_resp(L, base, resp, &g->routes[m.id]);
     }
 checkin:
     rt_checkin(eng->rt, st);

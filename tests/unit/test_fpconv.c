@@ -62,11 +62,33 @@ static void test_near_ties(void **state) {
     }
 }
 
+/* Binary fractions k / 2^n: their decimal expansions end in 5, so many
+ * are exact ties at the 14th digit (printf rounds those to even) and the
+ * rest sit within a rounding error of one. */
+static void test_binary_fractions(void **state) {
+    (void)state;
+    uint64_t s = 11;
+    for (int i = 0; i < 300000; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        double k = (double)((s >> 11) % 100000000000ULL);
+        double v = ldexp(k, -(int)(1 + (s >> 3) % 40));
+        same(v, 14);
+        same(-v, 14);
+        same(v, 6);
+    }
+    same(5.8982866210937503, 14);
+    same(0.000125, 2);
+    same(0.000375, 2);
+    same(2.5, 1);
+    same(3.5, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_values),
         cmocka_unit_test(test_random_values),
         cmocka_unit_test(test_near_ties),
+        cmocka_unit_test(test_binary_fractions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
