@@ -21,24 +21,27 @@ int fpconv_g_fmt(char *str, double num, int precision);    /* json_fpconv.c */
  * buffer grows (a luaL_Buffer wants the stack as it left it); a string
  * stays alive in the row. */
 static void add_csv_field(lua_State *L, luaL_Buffer *b, int t, lua_Integer i) {
-    char num[32];
     const char *s = NULL;
     size_t n = 0;
     switch (lua_rawgeti(L, t, i)) {
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, -1) && llabs(lua_tointeger(L, -1)) < 100000000000000LL)
-            n = (size_t)fpconv_g_fmt(num, (double)lua_tointeger(L, -1), 14);    /* exact below 1e14 */
-        else if (lua_isinteger(L, -1))
-            n = (size_t)snprintf(num, sizeof num, LUA_INTEGER_FMT, lua_tointeger(L, -1));
-        else
-            n = (size_t)fpconv_g_fmt(num, lua_tonumber(L, -1), 14);
-        s = num;
-        break;
-    case LUA_TBOOLEAN:
-        num[0] = lua_toboolean(L, -1) ? '1' : '0';
-        s = num;
-        n = 1;
-        break;
+    case LUA_TNUMBER: {                     /* popped first, then straight into the buffer */
+        int isint = lua_isinteger(L, -1);
+        lua_Integer v = isint ? lua_tointeger(L, -1) : 0;
+        lua_Number d = isint ? 0 : lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        char *o = luaL_prepbuffsize(b, 32);
+        if (!isint) n = (size_t)fpconv_g_fmt(o, d, 14);
+        else if (v > -100000000000000 && v < 100000000000000) n = (size_t)fpconv_g_fmt(o, (double)v, 14);
+        else n = (size_t)snprintf(o, 32, LUA_INTEGER_FMT, v);     /* exact, as %.14g is not */
+        luaL_addsize(b, n);
+        return;
+    }
+    case LUA_TBOOLEAN: {
+        int on = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        luaL_addchar(b, on ? '1' : '0');
+        return;
+    }
     case LUA_TNIL:
     case LUA_TLIGHTUSERDATA: break;                    /* json.null */
     case LUA_TSTRING: s = lua_tolstring(L, -1, &n); break;
@@ -46,7 +49,7 @@ static void add_csv_field(lua_State *L, luaL_Buffer *b, int t, lua_Integer i) {
     }
     lua_pop(L, 1);
     if (!n) return;
-    if (s == num || (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n))) {
+    if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
         luaL_addlstring(b, s, n);
         return;
     }

@@ -31,16 +31,20 @@ check(ok == nil and err.status == 400, "a path outside data_dir is refused with 
 check(not pcall(data.append, rel, "two\nlines"), "a line with a newline is misuse")
 check(not pcall(data.append, rel, { {} }), "a table field is misuse")
 
--- a row far longer than the row buffer's first block, quoted fields included
+-- a row far longer than the row buffer's first block: quoted fields,
+-- numbers, integers past 1e14 and booleans all land after it grows
 os.remove(dir .. "/rows.csv")
 local long, want = {}, {}
 for i = 1, 300 do
-  long[i] = i % 3 == 0 and ("q,\"" .. i) or (i % 3 == 1 and i * 1.25 or string.rep("v", 20))
-  want[i] = i % 3 == 0 and ('"q,""' .. i .. '"')
-            or (i % 3 == 1 and string.format("%.14g", long[i]) or long[i])
+  local k = i % 5
+  if k == 0 then long[i], want[i] = "q,\"" .. i, '"q,""' .. i .. '"'
+  elseif k == 1 then long[i] = i * 1.25; want[i] = string.format("%.14g", long[i])
+  elseif k == 2 then long[i], want[i] = string.rep("v", 20), string.rep("v", 20)
+  elseif k == 3 then long[i], want[i] = 123456789012345678 + i, tostring(123456789012345678 + i)
+  else long[i], want[i] = i % 2 == 0, i % 2 == 0 and "1" or "0" end
 end
 assert(data.append(rel, long))
-check(slurp(dir .. "/rows.csv") == table.concat(want, ",") .. "\n", "a 7 KB row with quoted fields, whole")
+check(slurp(dir .. "/rows.csv") == table.concat(want, ",") .. "\n", "a 6 KB row of every kind of field, whole")
 check(not pcall(data.append, rel, { 1, print }), "a function field is misuse")
 
 local n = 0
