@@ -163,6 +163,18 @@ try:
         lines = f.read().splitlines()
     check(lines[0].startswith("episode,step,") and len(lines) == 21, "the episode CSV has a header and 20 rows")
     check(all(len(l.split(",")) == len(lines[0].split(",")) for l in lines), "every CSV row is complete")
+    # A row that cannot be written (the CSV's path is now a folder) fails
+    # the step, and the episode stays where it was.
+    os.remove(path)
+    os.mkdir(path)
+    st, body, _ = s.post("/env/step", body={"action": "stay"})
+    check(st == 500 and is_error(body, "io_error"), "env/step whose CSV row cannot be written -> 500 io_error")
+    os.rmdir(path)
+    st, r, _ = s.post("/env/step", body={"action": "stay"})
+    with open(path) as f:
+        again = f.read().splitlines()
+    check(st == 200 and r["info"]["step"] == 21 and len(again) == 2 and again[1].split(",")[1] == "21",
+          "the failed step did not count: the next one is step 21, in a new CSV with its header")
     st, h, _ = s.get("/hpa/recommend")
     check(st == 200 and h["action"] in ("in", "stay", "out") and 1 <= h["desired_replicas"] <= 5,
           "hpa/recommend returns a bounded recommendation")
