@@ -717,7 +717,9 @@ rt_state *rt_checkout(rt_runtime *rt) {
  * its allocation debt runs out, inside whichever request allocates then.
  * Instead, a state checked in with its heap grown by GC_DUE_PCT % since its
  * last collection is marked due, and rt_collect runs the collection for it,
- * called by a thread whose response is already out. The collector's own
+ * called by a thread whose response is already out (before it reads its
+ * connection's next request; it takes the state checked in last, which
+ * under concurrent connections may be another's). The collector's own
  * trigger stays as the bound, moved to GC_AUTO_MINOR % (Lua's default is
  * 20): only a request that allocates that much meets it. */
 #define GC_DUE_PCT 20
