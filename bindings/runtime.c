@@ -749,6 +749,13 @@ void rt_checkin(rt_runtime *rt, rt_state *s) {
     state_close(s);
 }
 
+/* A debt of the whole heap: the collector's own step, which picks a young
+ * or (when the old generation has grown) a full collection. */
+static int collect_step(lua_State *L) {
+    lua_gc(L, LUA_GCSTEP, (int)(heap_bytes(L) / 1024) + 1);
+    return 0;
+}
+
 void rt_collect(rt_runtime *rt) {
     pthread_mutex_lock(&rt->mu);
     rt_state *s = rt->nidle ? rt->idle[rt->nidle - 1] : NULL;
@@ -758,9 +765,12 @@ void rt_collect(rt_runtime *rt) {
     }
     rt->nidle--;
     pthread_mutex_unlock(&rt->mu);
-    /* A debt of the whole heap: the collector's own step, which picks a
-     * young or (when the old generation has grown) a full collection. */
-    lua_gc(s->L, LUA_GCSTEP, (int)(heap_bytes(s->L) / 1024) + 1);
+    /* Protected: whatever a (C) finalizer raises stays here. Scripts have
+     * none (prelude.lua), which the deadline could not stop: the collector
+     * runs finalizers with hooks off. */
+    pg_err e;
+    lua_pushcfunction(s->L, collect_step);
+    if (rt_pcall(s->L, 0, 0, 0, &e) != LUA_OK) lua_settop(s->L, 0);
     s->gc_base = heap_bytes(s->L);
     rt_checkin(rt, s);
 }

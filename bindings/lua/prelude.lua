@@ -54,6 +54,17 @@ if sandboxed then
   package.loadlib = nil
   package.path, package.cpath = "", ""
 
+  -- No finalizers: the collector runs them with hooks off, so the CPU
+  -- deadline could not stop one that never returns. (Lua marks an object
+  -- for finalization only when its metatable has __gc as it is set.)
+  local rawsetmetatable, rawget, type = setmetatable, rawget, type
+  setmetatable = function(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error("__gc finalizers are not available to scripts", 2)
+    end
+    return rawsetmetatable(t, mt)
+  end
+
   local rawload = load
   -- text chunks only: no binary chunks in scripts
   load = function(chunk, name, mode, ...)

@@ -40,6 +40,13 @@ return {
       for i = 1, 200 do t[i] = {i, tostring(i)} end
       return {heap_kb = at}
     end},
+  {method="GET", path="/finalizer", handler=function()
+      setmetatable({}, {__gc = function() while true do end end})
+      return {ok = true}
+    end},
+  {method="GET", path="/meta", handler=function()
+      return {v = setmetatable({}, {__index = function() return 1 end}).anything}
+    end},
 }
 ''')
     st, body, _ = s.post("/_engine/reload")
@@ -111,6 +118,12 @@ return {
           "requests start on a collected heap: %.0f to %.0f KB over 300 requests" % (low, high))
     check(heaps.index(high) < 299 and min(heaps[heaps.index(high) + 1:]) < high,
           "the heap shrinks again after its peak")
+    # No finalizers in scripts: the collector runs them with hooks off, out
+    # of the deadline's reach. Other metatables work.
+    st, body, _ = s.get("/finalizer")
+    check(st == 500 and "__gc" in body["error"]["message"], "a __gc metatable is refused (500 naming __gc)")
+    st, body, _ = s.get("/meta")
+    check(st == 200 and body == {"v": 1}, "setmetatable without __gc works")
 
     # A slow handler blocks nobody else.
     slow = {}
