@@ -15,7 +15,7 @@ local function bad_policy(file, message)
   error({ status = 500, code = "bad_policy", message = "policies/" .. file .. ": " .. message }, 0)
 end
 
--- A policy module, required once per Lua state (a reload makes new states).
+--- A policy module, required once per Lua state (a reload makes new states).
 local loaded = {}
 local function policy(name)
   local m = loaded[name]
@@ -25,6 +25,7 @@ local function policy(name)
   end
   return m
 end
+M.policy = policy
 
 --- The scaling bounds, checked: min, max, step, timeout_s.
 function M.bounds()
