@@ -135,15 +135,25 @@ static const lb_field usage_fields[] = {
     { NULL, LB_INT, 0 },
 };
 
-/* k8s.usage() -> {total, ready, online, desired, cpu, mem, req_cpu, req_mem, oldest, now} | nil, err */
+/* k8s.usage([t]) -> {total, ready, online, desired, cpu, mem, req_cpu, req_mem, oldest, now} | nil, err
+ * With t, the fields go into t (oldest nil while no pod reports metrics)
+ * and t is returned: a loop that observes every step builds no table. */
 static int lb_k8s_usage(lua_State *L) {
+    int into = !lua_isnoneornil(L, 1);
+    if (into) luaL_checktype(L, 1, LUA_TTABLE);
     pg_backend *b = backend(L);
     pg_err e = { 0 };
     pg_usage u;
     if (pg_backend_usage(b, &u, &e)) return lb_fail(L, &e);
-    lb_push_fields(L, &u, usage_fields);
-    if (u.online) {
-        lua_pushnumber(L, u.oldest);
+    if (into) {
+        lua_settop(L, 1);
+        lb_set_fields(L, 1, &u, usage_fields);
+    } else {
+        lb_push_fields(L, &u, usage_fields);
+    }
+    if (u.online || into) {
+        if (u.online) lua_pushnumber(L, u.oldest);
+        else lua_pushnil(L);
         lua_setfield(L, -2, "oldest");
     }
     return 1;

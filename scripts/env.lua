@@ -24,8 +24,9 @@ local null, pack, unpack = json.null, string.pack, string.unpack
 
 -- {cpu_percent, mem_percent, pods}: the system's utilisation (as GET /pod's
 -- system block) and its ready pods, from one k8s.usage() call.
+local U = {}      -- k8s.usage's sums, refilled on every observation
 local function observe()
-  local u = podview.check(k8s.usage())
+  local u = podview.check(k8s.usage(U))
   local cpu, mem = podview.percents(u)
   return { cpu_percent = cpu, mem_percent = mem, pods = u.ready }
 end

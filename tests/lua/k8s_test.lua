@@ -149,6 +149,15 @@ for _, p in ipairs(snap.pods) do if p.ready then ready = ready + 1 end end
 for _, m in ipairs(snap.metrics) do cpu_sum = cpu_sum + m.cpu end
 check(u.total == #snap.pods and u.ready == ready and u.online == #snap.metrics, "usage counts differ")
 check(math.abs(u.cpu - cpu_sum) < 1e-9 and u.desired == snap.desired, "usage sums differ")
+-- usage(t) fills t (and returns it) with the same sums; a field that has no
+-- value any more (oldest, once no pod reports metrics) is cleared
+local into = { stale = true }
+check(k8s.usage(into) == into, "usage(t) does not return t")
+for k, v in pairs(u) do check(into[k] == v, "usage(t).%s = %s, usage() gives %s", k, tostring(into[k]), tostring(v)) end
+check(into.oldest ~= nil and into.stale == true, "usage(t) lost oldest or touched another field")
+assert(k8s.sim.reset { seed = 3, pods = 0 })
+check(k8s.usage(into).online == 0 and into.oldest == nil, "usage(t) kept oldest with no metrics")
+check(not pcall(k8s.usage, "t"), "usage('t') did not raise")
 
 -- misuse raises
 check(not pcall(k8s.scale, -1), "scale(-1) did not raise")
