@@ -27,9 +27,12 @@ local function policy(name)
 end
 M.policy = policy
 
---- The scaling bounds, checked: min, max, step, timeout_s.
+--- The scaling bounds, checked: min, max, step, timeout_s. Checked once per
+-- policy table (a reload makes new states, so an edit is seen at once).
+local b_of, b_min, b_max, b_step, b_timeout
 function M.bounds()
   local s = policy "scaling"
+  if s == b_of then return b_min, b_max, b_step, b_timeout end
   if type(s) ~= "table" then bad_policy("scaling.lua", "must return a table") end
   local min, max, step = s.min, s.max, s.step or 1
   local timeout = s.timeout_s or 90
@@ -41,6 +44,7 @@ function M.bounds()
   end
   if step < 1 then bad_policy("scaling.lua", "step must be at least 1") end
   if type(timeout) ~= "number" or timeout <= 0 then bad_policy("scaling.lua", "timeout_s must be > 0") end
+  b_of, b_min, b_max, b_step, b_timeout = s, min, max, step, timeout
   return min, max, step, timeout
 end
 
@@ -48,6 +52,7 @@ end
 -- (within bounds; or from and a reason not to move) and wait until that many
 -- pods are ready. Serialized process-wide. Returns the seed's timing fields
 -- plus from/to/scaled/reason. A wait timeout raises a 504 carrying the state.
+local WAIT = { ready = 0, settled = false, timeout = 0 }     -- filled in per call
 local function scale_locked(target_of, arg)
   local min, max, step, timeout = M.bounds()
   local from = check(k8s.replicas())
@@ -58,7 +63,8 @@ local function scale_locked(target_of, arg)
              start_time = start, finish_time = start, time_spent_sec = 0 }
   end
   if to ~= from then check(k8s.scale(to)) end
-  local _, err = k8s.wait { ready = to, settled = false, timeout = timeout }
+  WAIT.ready, WAIT.timeout = to, timeout
+  local _, err = k8s.wait(WAIT)
   local finish = k8s.now()
   if err then
     err.from, err.to = from, to
@@ -137,7 +143,7 @@ function M.prune()
   end)
 end
 
-local load_cfg, backend
+local load_cfg, backend, load_opts
 --- Run the load test the config names (load.driver) and return its summary.
 function M.loadtest()
   if not load_cfg then
@@ -153,7 +159,8 @@ function M.loadtest()
   else
     -- every other setting (url or the ready pods, method, rate or threads x
     -- loops, duration, timeout, body) comes from the load section itself
-    res, err = jmeter.load { driver = driver }
+    load_opts = load_opts or { driver = driver }
+    res, err = jmeter.load(load_opts)
   end
   return check(res, err).summary
 end
