@@ -27,12 +27,15 @@ local function policy(name)
 end
 M.policy = policy
 
---- The scaling bounds, checked: min, max, step, timeout_s. Checked once per
--- policy table (a reload makes new states, so an edit is seen at once).
-local b_of, b_min, b_max, b_step, b_timeout
+--- The scaling bounds, checked: min, max, step, timeout_s. The check is
+-- skipped while the policy's four fields hold what was checked last.
+local seen = {}
 function M.bounds()
   local s = policy "scaling"
-  if s == b_of then return b_min, b_max, b_step, b_timeout end
+  if s == seen.s and s.min == seen.min and s.max == seen.max and s.step == seen.step
+     and s.timeout_s == seen.timeout_s then
+    return seen.min, seen.max, seen.step or 1, seen.timeout_s or 90
+  end
   if type(s) ~= "table" then bad_policy("scaling.lua", "must return a table") end
   local min, max, step = s.min, s.max, s.step or 1
   local timeout = s.timeout_s or 90
@@ -44,7 +47,7 @@ function M.bounds()
   end
   if step < 1 then bad_policy("scaling.lua", "step must be at least 1") end
   if type(timeout) ~= "number" or timeout <= 0 then bad_policy("scaling.lua", "timeout_s must be > 0") end
-  b_of, b_min, b_max, b_step, b_timeout = s, min, max, step, timeout
+  seen.s, seen.min, seen.max, seen.step, seen.timeout_s = s, min, max, s.step, s.timeout_s
   return min, max, step, timeout
 end
 

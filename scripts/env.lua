@@ -11,15 +11,15 @@ local shared = require "shared"
 local HEADER = "episode,step,time,cpu_percent,mem_percent,pods,action,next_cpu_percent,next_mem_percent,"
             .. "next_pods,avg_latency,drop_packet_percentage,total_packet_count,reward,done"
 
-local checked      -- the policy table last found good (a reload makes new states)
+local seen = {}     -- the policy's fields as last checked: unchanged, no check
 local function env_policy()
   local env = ops.policy "env"
-  if env == checked then return env end
+  if env == seen.env and env.max_steps == seen.max_steps and env.actions == seen.actions then return env end
   if type(env) ~= "table" or math.type(env.max_steps) ~= "integer" or type(env.actions) ~= "table" then
     error({ status = 500, code = "bad_policy",
             message = "policies/env.lua: needs max_steps (integer) and actions (table)" }, 0)
   end
-  checked = env
+  seen.env, seen.max_steps, seen.actions = env, env.max_steps, env.actions
   return env
 end
 

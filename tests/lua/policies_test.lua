@@ -22,6 +22,19 @@ check(bad and reason == "Terminating", "pruning: a deleting pod is Terminating a
 local scaling = require "scaling"
 check(scaling.min == 1 and scaling.max == 5 and scaling.step == 1, "scaling: bounds 1..5, step 1")
 check(scaling.timeout_s == 90, "scaling: waits 90 s")
+-- ops.bounds() follows the policy table as it is now (a REPL may edit it)
+local ops = require "ops"
+local function bounds() return table.concat({ ops.bounds() }, ",") end
+check(bounds() == "1,5,1,90", "ops.bounds: the policy's 1..5, step 1, 90 s")
+scaling.max = 8
+check(bounds() == "1,8,1,90", "ops.bounds: an edited max is seen at once")
+scaling.min = 9
+local ok, err = pcall(ops.bounds)
+check(not ok and type(err) == "table" and err.code == "bad_policy", "ops.bounds: min > max after an edit is a bad policy")
+scaling.min, scaling.step, scaling.timeout_s = 1, 2, 30
+check(bounds() == "1,8,2,30", "ops.bounds: edited step and timeout are seen")
+scaling.max, scaling.step, scaling.timeout_s = 5, 1, 90
+check(bounds() == "1,5,1,90", "ops.bounds: back to the defaults")
 
 -- reward.lua: the thesis agent's formula
 local reward = require "reward"
