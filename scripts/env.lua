@@ -37,20 +37,29 @@ end
 -- The episode's state, kept in the shared dict so that any worker may serve
 -- the next step: episode, step, the observation returned last (the state
 -- the agent acts on) and the CSV file, packed in one value. NaN is null.
+-- A state remembers the value it wrote or read last, decoded: while the
+-- dict still holds those bytes (this worker served the step before), the
+-- value is not unpacked again.
 local STATE = "<i8i8ddi8"
+local last, last_episode, last_n, last_cpu, last_mem, last_pods, last_file
 
 local function save_state(episode, n, obs, file)
   local cpu, mem = obs.cpu_percent, obs.mem_percent
-  podview.check(shared.set("env.state", pack(STATE, episode, n, cpu == null and 0 / 0 or cpu, mem == null and 0 / 0 or mem,
-                               obs.pods) .. file))
+  local s = pack(STATE, episode, n, cpu == null and 0 / 0 or cpu, mem == null and 0 / 0 or mem, obs.pods) .. file
+  podview.check(shared.set("env.state", s))
+  last, last_episode, last_n, last_cpu, last_mem, last_pods, last_file = s, episode, n, cpu, mem, obs.pods, file
 end
 
 -- episode, step, cpu_percent, mem_percent, pods, file; nil without an episode.
 local function load_state()
   local s = shared.get("env.state")
   if not s then return nil end
-  local episode, n, cpu, mem, pods, at = unpack(STATE, s)
-  return episode, n, cpu == cpu and cpu or null, mem == mem and mem or null, pods, s:sub(at)
+  if s ~= last then
+    local episode, n, cpu, mem, pods, at = unpack(STATE, s)
+    last, last_episode, last_n, last_cpu, last_mem, last_pods, last_file =
+      s, episode, n, cpu == cpu and cpu or null, mem == mem and mem or null, pods, s:sub(at)
+  end
+  return last_episode, last_n, last_cpu, last_mem, last_pods, last_file
 end
 
 local function body_of(req)
