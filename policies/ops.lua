@@ -58,23 +58,27 @@ end
 local WAIT = { ready = 0, settled = false, timeout = 0 }     -- filled in per call
 local function scale_locked(target_of, arg)
   local min, max, step, timeout = M.bounds()
-  local from = check(k8s.replicas())
+  local from, err = k8s.replicas()
+  if not from then check(nil, err) end
   local to, reason = target_of(from, min, max, step, arg)
   local start = k8s.now()
   if reason then
     return { from = from, to = to, scaled = false, reason = reason,
              start_time = start, finish_time = start, time_spent_sec = 0 }
   end
-  if to ~= from then check(k8s.scale(to)) end
+  if to ~= from then
+    local ok, serr = k8s.scale(to)
+    if not ok then check(nil, serr) end
+  end
   WAIT.ready, WAIT.timeout = to, timeout
-  local _, err = k8s.wait(WAIT)
+  local _, werr = k8s.wait(WAIT)
   local finish = k8s.now()
-  if err then
-    err.from, err.to = from, to
-    err.start_time, err.finish_time, err.time_spent_sec = start, finish, finish - start
+  if werr then
+    werr.from, werr.to = from, to
+    werr.start_time, werr.finish_time, werr.time_spent_sec = start, finish, finish - start
     local ok, view = pcall(podview.view)
-    if ok then err.pods = view end
-    error(err, 0)
+    if ok then werr.pods = view end
+    error(werr, 0)
   end
   return { from = from, to = to, scaled = to ~= from, reason = to == from and "already at " .. to or nil,
            start_time = start, finish_time = finish, time_spent_sec = finish - start }
@@ -165,7 +169,8 @@ function M.loadtest()
     load_opts = load_opts or { driver = driver }
     res, err = jmeter.load(load_opts)
   end
-  return check(res, err).summary
+  if not res then check(nil, err) end
+  return res.summary
 end
 
 --- The reward policy applied to a summary: kpis, reward (checked).

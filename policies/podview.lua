@@ -12,7 +12,9 @@ local M = {}
 local floor, null = math.floor, json.null
 
 local function round2(x)
-  return floor(x * 100 + 0.5) / 100
+  local y = x * 100 + 0.5
+  if y >= 0 then return (y - y % 1) / 100 end   -- floor without a call (exact for y >= 0)
+  return floor(y) / 100
 end
 M.round2 = round2
 

@@ -29,7 +29,8 @@ local null, pack, unpack = json.null, string.pack, string.unpack
 -- system block) and its ready pods, from one k8s.usage() call.
 local U = {}      -- k8s.usage's sums, refilled on every observation
 local function observe()
-  local u = podview.check(k8s.usage(U))
+  local u, err = k8s.usage(U)
+  if not u then podview.check(nil, err) end
   local cpu, mem = podview.percents(u)
   return { cpu_percent = cpu, mem_percent = mem, pods = u.ready }
 end
@@ -46,7 +47,8 @@ local last, last_episode, last_n, last_cpu, last_mem, last_pods, last_file
 local function save_state(episode, n, obs, file)
   local cpu, mem = obs.cpu_percent, obs.mem_percent
   local s = pack(STATE, episode, n, cpu == null and 0 / 0 or cpu, mem == null and 0 / 0 or mem, obs.pods) .. file
-  podview.check(shared.set("env.state", s))
+  local ok, err = shared.set("env.state", s)
+  if not ok then podview.check(nil, err) end
   last, last_episode, last_n, last_cpu, last_mem, last_pods, last_file = s, episode, n, cpu, mem, obs.pods, file
 end
 
@@ -121,11 +123,12 @@ local function step_locked(env, action)
   local kpis, reward = ops.reward(summary, after.pods)
   n = n + 1
   local done = n >= env.max_steps
-  podview.check(data.append(file, {
+  local written, err = data.append(file, {
     episode, n, k8s.now(), cpu, mem, pods, action,
     after.cpu_percent, after.mem_percent, after.pods, kpis.avg_latency, kpis.drop_packet_percentage,
     kpis.total_packet_count, reward, done,
-  }, HEADER))
+  }, HEADER)
+  if not written then podview.check(nil, err) end
   save_state(episode, n, after, file)        -- a step that failed above changed nothing here
   return {
     observation = after, reward = reward, kpis = kpis, done = done,

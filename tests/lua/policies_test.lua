@@ -36,6 +36,17 @@ check(bounds() == "1,8,2,30", "ops.bounds: edited step and timeout are seen")
 scaling.max, scaling.step, scaling.timeout_s = 5, 1, 90
 check(bounds() == "1,5,1,90", "ops.bounds: back to the defaults")
 
+-- podview.round2 rounds half up to 2 decimals, as floor(x * 100 + 0.5) / 100
+local round2 = require("podview").round2
+local same = true
+for i = -20000, 20000 do
+  for _, x in ipairs { i / 1000, i / 7, i * 1e9 + 0.125, i / 200 + 0.005, i / 200 - 0.005 } do
+    local want = math.floor(x * 100 + 0.5) / 100
+    if round2(x) ~= want or math.type(round2(x)) ~= "float" then same = false end
+  end
+end
+check(same, "podview.round2: the same value as floor(x * 100 + 0.5) / 100, a float")
+
 -- reward.lua: the thesis agent's formula
 local reward = require "reward"
 local summary = { count = 6, errors = 1, drop_pct = 100 / 6,
