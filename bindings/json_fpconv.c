@@ -29,23 +29,38 @@ static const char digits2[201] = "0001020304050607080910111213141516171819202122
                                  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                  "8081828384858687888990919293949596979899";
 
+/* v < 10^8 as exactly 8 digits, leading zeros kept. */
+static inline void put8(char *o, uint32_t v) {
+    uint32_t hi = v / 10000, lo = v % 10000;
+    memcpy(o, digits2 + hi / 100 * 2, 2);
+    memcpy(o + 2, digits2 + hi % 100 * 2, 2);
+    memcpy(o + 4, digits2 + lo / 100 * 2, 2);
+    memcpy(o + 6, digits2 + lo % 100 * 2, 2);
+}
+
+/* v < 10^16 as 24 digits ending at d + 24 (the first eight always 0). */
+static inline void put24(char d[24], uint64_t v) {
+    memcpy(d, "00000000", 8);
+    put8(d + 8, (uint32_t)(v / 100000000));
+    put8(d + 16, (uint32_t)(v % 100000000));
+}
+
+/* v < 10^16 without leading zeros. */
 static int put_u64(char *out, uint64_t v) {
-    char tmp[24];
-    int n = 24;
-    while (v >= 100) {
-        unsigned d = (unsigned)(v % 100) * 2;
-        v /= 100;
-        tmp[--n] = digits2[d + 1];
-        tmp[--n] = digits2[d];
+    if (v < 10) {
+        *out = (char)('0' + v);
+        return 1;
     }
-    if (v >= 10) {
-        tmp[--n] = digits2[v * 2 + 1];
-        tmp[--n] = digits2[v * 2];
-    } else {
-        tmp[--n] = (char)('0' + v);
+    if (v < 100) {
+        memcpy(out, digits2 + v * 2, 2);
+        return 2;
     }
-    memcpy(out, tmp + n, (size_t)(24 - n));
-    return 24 - n;
+    char d[40];                             /* room for the fixed-size copy below */
+    put24(d, v);
+    int z = 8;
+    while (d[z] == '0') z++;
+    memcpy(out, d + z, 16);                 /* fixed size; only 24 - z bytes count */
+    return 24 - z;
 }
 
 static const double pow10tab[] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9, 1e10,
@@ -89,7 +104,7 @@ int fpconv_g_fmt(char *str, double num, int precision) {
      * such as the simulator's k / 1024 ms land there often.) */
     double scaled = a * pow10tab[frac];
     if (scaled >= 1e15) goto slow;
-    double fl = floor(scaled), rem = scaled - fl;
+    double fl = (double)(uint64_t)scaled, rem = scaled - fl;     /* floor: scaled is >= 0 */
     int up = rem > 0.5;
     if (rem == 0.5) {
         double err = fma(a, pow10tab[frac], -scaled);
@@ -98,25 +113,24 @@ int fpconv_g_fmt(char *str, double num, int precision) {
     uint64_t digits = (uint64_t)fl + (uint64_t)up;
     if (digits >= (uint64_t)pow10tab[precision]) goto slow;     /* rounding carried a digit */
     if (num < 0) *p++ = '-';
-    uint64_t scale = (uint64_t)pow10tab[frac];
-    uint64_t ip = digits / scale, fp = digits % scale;
-    p += put_u64(p, ip);
-    if (fp) {
-        /* fractional digits, leading zeros kept, trailing zeros dropped (%g) */
-        char f[24];
-        int i = frac;
-        for (; i >= 2; i -= 2) {
-            unsigned d = (unsigned)(fp % 100) * 2;
-            fp /= 100;
-            f[i - 1] = digits2[d + 1];
-            f[i - 2] = digits2[d];
-        }
-        if (i) f[0] = (char)('0' + fp);
-        int n = frac;
-        while (n > 0 && f[n - 1] == '0') n--;
+    /* The digits right-aligned in w places (leading zeros below 1): the
+     * integer part's ilen, then frac more, of which %g drops trailing zeros. */
+    int ilen = e >= 0 ? e + 1 : 0, w = ilen + frac;
+    char d[24];
+    put24(d, digits);
+    const char *f = d + 24 - w;
+    int n = w;
+    while (n > ilen && f[n - 1] == '0') n--;
+    if (ilen) {
+        memcpy(p, f, (size_t)ilen);
+        p += ilen;
+    } else {
+        *p++ = '0';
+    }
+    if (n > ilen) {
         *p++ = '.';
-        memcpy(p, f, (size_t)n);
-        p += n;
+        memcpy(p, f + ilen, (size_t)(n - ilen));
+        p += n - ilen;
     }
     *p = '\0';
     return (int)(p - str);

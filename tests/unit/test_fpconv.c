@@ -83,12 +83,37 @@ static void test_binary_fractions(void **state) {
     same(3.5, 1);
 }
 
+/* Integers of every length, each side of every power of ten, at every
+ * precision (printed as they are below 10^precision, with an exponent
+ * from there). */
+static void test_integers(void **state) {
+    (void)state;
+    uint64_t s = 5;
+    for (int digits = 1; digits <= 15; digits++) {
+        double p10 = pow(10, digits - 1);
+        for (int i = 0; i < 20000; i++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            double v = p10 + (double)((s >> 11) % (uint64_t)(9 * p10));
+            for (int prec = 1; prec <= 14; prec += i % 3 ? 13 : 1) {
+                same(v, prec);
+                same(-v, prec);
+            }
+        }
+        for (int prec = 1; prec <= 14; prec++) {
+            same(p10, prec);
+            same(p10 - 1, prec);
+            same(p10 + 1, prec);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_values),
         cmocka_unit_test(test_random_values),
         cmocka_unit_test(test_near_ties),
         cmocka_unit_test(test_binary_fractions),
+        cmocka_unit_test(test_integers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
