@@ -11,7 +11,7 @@ local shared = require "shared"
 local HEADER = "episode,step,time,cpu_percent,mem_percent,pods,action,next_cpu_percent,next_mem_percent,"
             .. "next_pods,avg_latency,drop_packet_percentage,total_packet_count,reward,done"
 
-local seen = {}     -- the policy's fields as last checked: unchanged, no check
+local seen = { env = false }     -- the policy and its fields as last checked: unchanged, no check
 local function env_policy()
   local env = ops.policy "env"
   if env == seen.env and env.max_steps == seen.max_steps and env.actions == seen.actions then return env end
