@@ -29,7 +29,7 @@ M.policy = policy
 
 --- The scaling bounds, checked: min, max, step, timeout_s. The check is
 -- skipped while the policy's four fields hold what was checked last.
-local seen = { s = false }     -- s: the policy table last checked (never nil, as no policy is)
+local seen = { s = false }     -- the policy table last checked and its fields (false: none yet)
 function M.bounds()
   local s = policy "scaling"
   if s == seen.s and s.min == seen.min and s.max == seen.max and s.step == seen.step
