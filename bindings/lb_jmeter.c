@@ -605,7 +605,7 @@ static const char *const plan_opts[] = { "plan", "props", "jtl", "samples", "tim
 
 static int lb_jmeter_load_plan(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    lb_options(L, 1, plan_opts, 5, "jmeter.load_plan");
+    lb_options(L, 1, plan_opts, sizeof plan_opts / sizeof *plan_opts, "jmeter.load_plan");
     pg_engine *eng = engine(L);
     const char *plan = lb_optstrfield(L, 1, "plan", eng->cfg.load.plan[0] ? eng->cfg.load.plan : NULL);
     luaL_argcheck(L, plan != NULL, 1, "plan is required (or load.plan in the config)");
@@ -631,7 +631,7 @@ static int lb_jmeter_load_plan(lua_State *L) {
 /* jmeter.run{plan=, props=, jtl=, timeout=, samples=}: the external JMeter CLI */
 static int lb_jmeter_run(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    lb_options(L, 1, plan_opts, 5, "jmeter.run");
+    lb_options(L, 1, plan_opts, sizeof plan_opts / sizeof *plan_opts, "jmeter.run");
     pg_engine *eng = engine(L);
     const pg_load_conf *c = &eng->cfg.load;
     const char *plan = lb_optstrfield(L, 1, "plan", c->plan[0] ? c->plan : NULL);

@@ -151,11 +151,9 @@ static int lb_k8s_usage(lua_State *L) {
     } else {
         lb_push_fields(L, &u, usage_fields);
     }
-    if (u.online || into) {
-        if (u.online) lua_pushnumber(L, u.oldest);
-        else lua_pushnil(L);
-        lua_setfield(L, -2, "oldest");
-    }
+    if (u.online) lua_pushnumber(L, u.oldest);
+    else lua_pushnil(L);                            /* clears a reused t; nothing in a new one */
+    lua_setfield(L, -2, "oldest");
     return 1;
 }
 

@@ -36,7 +36,7 @@ int rt_watch(rt_runtime *rt, pg_err *e);
 /* Check a state of the current generation out of the pool. */
 rt_state *rt_checkout(rt_runtime *rt);
 void rt_checkin(rt_runtime *rt, rt_state *s);
-/* Run the young collection of the state checked in last, if its heap has
+/* Run a collection step for the state checked in last, if its heap has
  * grown enough since its previous one (see runtime.c). For a thread with
  * nothing better to do, e.g. after its response has been sent. */
 void rt_collect(rt_runtime *rt);
