@@ -1,12 +1,12 @@
 /* curl_lazy.c: libcurl, loaded on its first use.
  *
- * The engine's default paths (serving HTTP, the simulated cluster, the
- * native generator's own HTTP/1.1 client) never call libcurl. Linked at
- * start, libcurl maps OpenSSL, Kerberos, LDAP, SSH and HTTP/2 libraries
- * into every process, about 3 MB of resident pages that only the curl
- * client and URL parsing use. So the binary does not link it: the curl_*
- * functions the engine calls are defined here, and the first of them to
- * run opens libcurl.so.4 and resolves them all.
+ * Only the native load generator calls libcurl (its URL parser, and its
+ * curl client); serving HTTP and the simulated cluster with its load test
+ * never do. Linked at start, libcurl maps OpenSSL, Kerberos, LDAP, SSH and
+ * HTTP/2 libraries into every process, about 3 MB of resident pages. So
+ * the binary does not link it: the curl_* functions the engine calls are
+ * defined here, and the first of them to run opens libcurl.so.4 and
+ * resolves them all.
  *
  * Without the library every call fails the way libcurl reports a failure
  * (NULL, CURLE_FAILED_INIT, CURLUE_OUT_OF_MEMORY, CURLM_INTERNAL_ERROR);
