@@ -501,11 +501,15 @@ print(json.encode({before = before, after = mapped(), count = r and r.count, err
     # Without the library (hidden by a bind mount in a private mount namespace)
     # a load test that needs it is a clear error; the rest still works.
     so = "/usr/lib/x86_64-linux-gnu/libcurl.so.4"
-    if os.geteuid() != 0 or not shutil.which("unshare") or not os.path.exists(so):
-        print("skipped: hiding libcurl needs root, unshare(1) and %s" % so)
+    hide = ["unshare", "-m", "sh", "-c", 'mount --bind /dev/null "$0" && exec "$@"', so]
+    probe = None
+    if os.geteuid() == 0 and shutil.which("unshare") and os.path.exists(so):
+        probe = subprocess.run(hide + ["true"], capture_output=True, text=True, timeout=30)
+    if not probe or probe.returncode != 0:
+        print("skipped: hiding libcurl needs root, unshare(1), a private mount namespace and %s%s"
+              % (so, probe and ": " + probe.stderr.strip() or ""))
     else:
-        p = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind /dev/null "$0" && exec "$@"', so,
-                            BIN, "run", "-c", CFG, script("nolib", LAZY)],
+        p = subprocess.run(hide + [BIN, "run", "-c", CFG, script("nolib", LAZY)],
                            capture_output=True, text=True, timeout=60, cwd=TMP)
         out = p.stdout.strip().splitlines()
         r = json.loads(out[-1]) if p.returncode == 0 and out else None
