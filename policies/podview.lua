@@ -66,45 +66,65 @@ end
 --- The whole GET /pod body: {system = {...}, container = [...], no_metrics = [...]}.
 -- container lists the pods that report metrics (as the seed did), each with
 -- its state; no_metrics lists the other pods (starting, failing, going).
+-- A metric finds its pod by name: by scanning the pods while there are a
+-- few (names are interned strings, so == compares pointers), through a
+-- name index past SCAN_PODS.
+local SCAN_PODS = 16
 function M.view(snap)
   snap = snap or M.snapshot()
-  local pods, by_name = snap.pods, {}
-  local u = { total = #pods, ready = 0, online = 0, desired = snap.desired, now = snap.now,
-              cpu = 0, mem = 0, req_cpu = 0, req_mem = 0 }
-  for i = 1, #pods do
-    local p = pods[i]
-    by_name[p.name] = p
-    if p.ready then u.ready = u.ready + 1 end
+  local pods, metrics = snap.pods, snap.metrics
+  local np = #pods
+  local by_name
+  if np > SCAN_PODS then
+    by_name = {}
+    for i = 1, np do by_name[pods[i].name] = i end
   end
-  local container, metered = {}, {}
-  for _, m in ipairs(snap.metrics) do
-    local p = by_name[m.name]
-    if p then
-      metered[m.name] = true
-      local rc, rm = p.requests.cpu, p.requests.memory
-      u.online = u.online + 1
-      u.cpu, u.mem, u.req_cpu, u.req_mem = u.cpu + m.cpu, u.mem + m.memory, u.req_cpu + rc, u.req_mem + rm
-      if not u.oldest or m.timestamp < u.oldest then u.oldest = m.timestamp end
-      container[#container + 1] = {
-        name = m.name, cpu = m.cpu, mem = m.memory, req_cpu = rc, req_mem = rm,
-        cpu_percent = rc > 0 and round2(m.cpu / rc * 100) or null,
-        mem_percent = rm > 0 and round2(m.memory / rm * 100) or null,
+  local ready, online, cpu, mem, req_cpu, req_mem, oldest = 0, 0, 0, 0, 0, 0, nil
+  for i = 1, np do
+    if pods[i].ready then ready = ready + 1 end
+  end
+  local container, metered = {}, {}          -- metered[i]: pods[i] reports metrics
+  for j = 1, #metrics do
+    local m = metrics[j]
+    local name, i = m.name, nil
+    if by_name then
+      i = by_name[name]
+    else
+      for k = 1, np do
+        if pods[k].name == name then i = k break end
+      end
+    end
+    if i then
+      local p = pods[i]
+      metered[i] = true
+      local req = p.requests
+      local rc, rm, mc, mm, ts = req.cpu, req.memory, m.cpu, m.memory, m.timestamp
+      online = online + 1
+      cpu, mem, req_cpu, req_mem = cpu + mc, mem + mm, req_cpu + rc, req_mem + rm
+      if not oldest or ts < oldest then oldest = ts end
+      container[online] = {
+        name = name, cpu = mc, mem = mm, req_cpu = rc, req_mem = rm,
+        cpu_percent = rc > 0 and round2(mc / rc * 100) or null,
+        mem_percent = rm > 0 and round2(mm / rm * 100) or null,
         status = p.status, ready = p.ready, restarts = p.restarts, age_s = round2(p.age_s),
       }
     end
   end
-  local body = { system = summary(u) }
-  if #container > 0 then body.container = container end
-  local others = {}
-  for i = 1, #pods do
-    local p = pods[i]
-    if not metered[p.name] then
-      others[#others + 1] = { name = p.name, status = p.status, ready = p.ready,
-                              restarts = p.restarts, age_s = round2(p.age_s) }
+  local others, n = {}, 0
+  for i = 1, np do
+    if not metered[i] then
+      local p = pods[i]
+      n = n + 1
+      others[n] = { name = p.name, status = p.status, ready = p.ready,
+                    restarts = p.restarts, age_s = round2(p.age_s) }
     end
   end
-  body.no_metrics = json.array(others)
-  return body
+  return {
+    system = summary { total = np, ready = ready, online = online, desired = snap.desired, now = snap.now,
+                       cpu = cpu, mem = mem, req_cpu = req_cpu, req_mem = req_mem, oldest = oldest },
+    container = online > 0 and container or nil,
+    no_metrics = json.array(others),
+  }
 end
 
 return M
