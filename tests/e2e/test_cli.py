@@ -45,6 +45,22 @@ check(p.returncode == 1 and "s.lua:2:" in p.stderr and "traceback" in p.stderr, 
 p = subprocess.run([BIN, "run", os.path.join(d, "nope.lua")], capture_output=True, text=True, timeout=30)
 check(p.returncode == 1 and "nope.lua" in p.stderr, "run: a missing file is an error")
 
+# Lua is linked into the binary, and its API is exported: a C module built
+# for Debian's Lua 5.4 (not linked against liblua) loads in run and repl.
+cmod = "/usr/lib/x86_64-linux-gnu/lua/5.4/cjson.so"
+if not os.path.exists(cmod):
+    print("skipped: no C module to load (%s is not installed)" % cmod)
+else:
+    with open(script, "w") as f:
+        f.write("""
+local open = assert(package.loadlib(%r, "luaopen_cjson"))
+local cj = open()
+print("cmod", cj.encode({a = {1, 2}}), cj.decode('{"x":[3]}').x[1] == 3)
+""" % cmod)
+    p = subprocess.run([BIN, "run", script, "-c", cfg], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0 and 'cmod\t{"a":[1,2]}\ttrue' in p.stdout,
+          "run: a Lua C module loads with package.loadlib and works (%r)" % (p.stdout + p.stderr)[-300:])
+
 p = subprocess.run([BIN, "check", "-c", cfg], capture_output=True, text=True, timeout=30)
 check(p.returncode == 0 and "routes compiled" in p.stdout, "check: the shipped scripts and policies compile")
 bad_scripts = os.path.join(d, "scripts")
