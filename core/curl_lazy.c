@@ -113,19 +113,25 @@ void curl_easy_cleanup(CURL *h) {
     if (h && pg_curl_loaded()) fn.curl_easy_cleanup(h);
 }
 
-/* The option's number says the type of its argument, as in libcurl itself:
- * long, object pointer, function pointer, curl_off_t or blob. */
+/* rc = call(h, opt, <the argument>): the option's number says the type of
+ * the argument, as libcurl itself reads it (the same ranges for easy and
+ * multi options): long, object pointer, function pointer, curl_off_t, blob. */
+#define FORWARD_OPT(rc, call, h, opt)                                                            \
+    do {                                                                                         \
+        va_list ap;                                                                              \
+        va_start(ap, opt);                                                                       \
+        if (opt < CURLOPTTYPE_OBJECTPOINT) rc = call(h, opt, va_arg(ap, long));                  \
+        else if (opt < CURLOPTTYPE_FUNCTIONPOINT) rc = call(h, opt, va_arg(ap, void *));         \
+        else if (opt < CURLOPTTYPE_OFF_T) rc = call(h, opt, va_arg(ap, void (*)(void)));         \
+        else if (opt < CURLOPTTYPE_BLOB) rc = call(h, opt, va_arg(ap, curl_off_t));              \
+        else rc = call(h, opt, va_arg(ap, void *));                                              \
+        va_end(ap);                                                                              \
+    } while (0)
+
 CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...) {
     READY(CURLE_FAILED_INIT);
-    va_list ap;
-    va_start(ap, opt);
     CURLcode rc;
-    if (opt < CURLOPTTYPE_OBJECTPOINT) rc = fn.curl_easy_setopt(h, opt, va_arg(ap, long));
-    else if (opt < CURLOPTTYPE_FUNCTIONPOINT) rc = fn.curl_easy_setopt(h, opt, va_arg(ap, void *));
-    else if (opt < CURLOPTTYPE_OFF_T) rc = fn.curl_easy_setopt(h, opt, va_arg(ap, void (*)(void)));
-    else if (opt < CURLOPTTYPE_BLOB) rc = fn.curl_easy_setopt(h, opt, va_arg(ap, curl_off_t));
-    else rc = fn.curl_easy_setopt(h, opt, va_arg(ap, void *));
-    va_end(ap);
+    FORWARD_OPT(rc, fn.curl_easy_setopt, h, opt);
     return rc;
 }
 
@@ -182,17 +188,10 @@ CURLMcode curl_multi_cleanup(CURLM *m) {
     return fn.curl_multi_cleanup(m);
 }
 
-/* As curl_easy_setopt: the option's number says its argument's type. */
 CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...) {
     READY(CURLM_INTERNAL_ERROR);
-    va_list ap;
-    va_start(ap, opt);
     CURLMcode rc;
-    if (opt < CURLOPTTYPE_OBJECTPOINT) rc = fn.curl_multi_setopt(m, opt, va_arg(ap, long));
-    else if (opt < CURLOPTTYPE_FUNCTIONPOINT) rc = fn.curl_multi_setopt(m, opt, va_arg(ap, void *));
-    else if (opt < CURLOPTTYPE_OFF_T) rc = fn.curl_multi_setopt(m, opt, va_arg(ap, void (*)(void)));
-    else rc = fn.curl_multi_setopt(m, opt, va_arg(ap, curl_off_t));
-    va_end(ap);
+    FORWARD_OPT(rc, fn.curl_multi_setopt, m, opt);
     return rc;
 }
 
