@@ -480,7 +480,6 @@ print(r.count)""")
               and all(x[6].startswith('"multipart/form-data') for x in up),
               "nginx received 6 multipart POSTs from the plan")
     # ---- libcurl is opened on the first load test that needs it ----
-    CLIENT = "auto"
     LAZY = """
 local function mapped()
   local f = assert(io.open("/proc/self/maps"))
