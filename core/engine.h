@@ -2,8 +2,8 @@
 #ifndef PG_ENGINE_H
 #define PG_ENGINE_H
 
-#include "backend.h"
-#include "config.h"
+#include "cluster/backend.h"
+#include "config/config.h"
 
 struct pg_shared;
 struct smp_manager;
@@ -18,8 +18,5 @@ typedef struct pg_engine {
     double started;                 /* epoch s */
     int interactive;                /* repl/run with stderr on a terminal: live progress lines */
 } pg_engine;
-
-/* Create the backend named by cfg->backend. */
-pg_backend *pg_backend_open(const pg_config *cfg, pg_err *e);
 
 #endif

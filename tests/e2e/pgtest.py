@@ -60,8 +60,8 @@ class Server:
         if scripts is None:
             if copy_scripts:
                 shutil.copytree(os.path.join(SRC, "scripts"), self.scripts)
-            else:
-                os.makedirs(self.scripts)
+            else:   # no routes of the tree, but its route helpers (policies/probe.lua needs them)
+                shutil.copytree(os.path.join(SRC, "scripts", "lib"), os.path.join(self.scripts, "lib"))
         if policies is None:
             shutil.copytree(os.path.join(SRC, "policies"), self.policies)
         self.data = os.path.join(self.dir, "data")

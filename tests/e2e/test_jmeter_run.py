@@ -1,4 +1,4 @@
-"""jmeter.run: the external JMeter CLI, played by examples/jmeter-standin/jmeter
+"""jmeter.run: the external JMeter CLI, played by tests/fixtures/jmeter-standin/jmeter
 (it writes results in JMeter 5.x's real CSV format; Debian's JMeter 2.13
 cannot load plans on this machine). Properties reach it as -Jname=value,
 its JTL is parsed, and every failure is a clear error: JMeter missing, plan
@@ -18,8 +18,8 @@ from pgtest import BIN, SRC, Server, check, done  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="podgym-jmrun-")
 DATA = os.path.join(TMP, "data")
-STANDIN = os.path.join(SRC, "examples", "jmeter-standin", "jmeter")
-PLAN = os.path.join(SRC, "tests", "data", "Thread-Reward-Test.jmx")
+STANDIN = os.path.join(SRC, "tests", "fixtures", "jmeter-standin", "jmeter")
+PLAN = os.path.join(SRC, "tests", "fixtures", "Thread-Reward-Test.jmx")
 
 
 def config(jmeter=STANDIN, extra=""):

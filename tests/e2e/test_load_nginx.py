@@ -190,7 +190,7 @@ def access(marker):
 
 # The thesis' plan, pointed at this nginx and a local image, runs ~50 s
 # (6 samples at 6/min): start it first, check it last.
-with open(os.path.join(SRC, "tests", "data", "Thread-Reward-Test.jmx")) as f:
+with open(os.path.join(SRC, "tests", "fixtures", "Thread-Reward-Test.jmx")) as f:
     plan_text = f.read()
 image = os.path.join(TMP, "eagle.jpg")
 with open(image, "wb") as f:

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "config/config.h"
 
 static char tmpdir[] = "/tmp/podgym-test-config-XXXXXX";
 static char cfg_path[PATH_MAX];

@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "err.h"
-#include "http.h"
+#include "base/err.h"
+#include "server/http.h"
 
 static void test_errf(void **state) {
     (void)state;

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "h1.h"
+#include "load/h1.h"
 
 /* Feed text in pieces of `step` bytes (0: all at once), keeping the
  * unconsumed tail as a caller must. Returns the final rc; *rest = bytes

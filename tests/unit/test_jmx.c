@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "jmx.h"
+#include "load/jmeter/jmx.h"
 
 static char dir[] = "/tmp/podgym-test-jmx-XXXXXX";
 
@@ -31,7 +31,7 @@ static int teardown(void **state) {
 static const char *seed_plan(void) {
     static char path[1024];
     const char *src = getenv("PODGYM_SRC");
-    snprintf(path, sizeof path, "%s/tests/data/Thread-Reward-Test.jmx", src ? src : ".");
+    snprintf(path, sizeof path, "%s/tests/fixtures/Thread-Reward-Test.jmx", src ? src : ".");
     return path;
 }
 

@@ -14,7 +14,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "lb.h"
+#include "modules/lb.h"
 
 static const char *CHECK =
     "local cjson, enc, seed = ...\n"

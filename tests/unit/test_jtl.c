@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "jtl.h"
-#include "sample.h"
+#include "load/jmeter/jtl.h"
+#include "load/sample.h"
 
 static char dir[] = "/tmp/podgym-test-jtl-XXXXXX";
 

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "load.h"
+#include "load/load.h"
 
 /* A loopback socket bound to a free port; listening (nobody accepts) or closed. */
 static int loopback(int listening, int *port) {

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "quantity.h"
+#include "cluster/quantity.h"
 
 static double q(const char *s) {
     double v = -12345;

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "router.h"
+#include "server/router.h"
 
 static pg_router *make(void) {
     pg_router *r = router_new();

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "sampler.h"
+#include "sampler/sampler.h"
 
 /* Test paths are short; the buffers are PATH_MAX. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "shared.h"
+#include "shared/shared.h"
 
 static double fake_now = 1000;
 static double fake_clock(void *ud) { (void)ud; return fake_now; }

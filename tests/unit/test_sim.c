@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "sim.h"
+#include "config/config.h"
+#include "cluster/sim/sim.h"
 
 /* Defaults, with every value a test relies on spelled out. */
 static pg_sim_conf conf(void) {

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "sample.h"
+#include "load/sample.h"
 
 static void push(ld_result *r, int64_t ts, double elapsed, double latency, int success, long bytes) {
     ld_sample s = { 0 };

@@ -1,0 +1,285 @@
+/* main.c: the podgym command line: serve, repl, run, check. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "cluster/registry.h"
+#include "config/config.h"
+#include "engine.h"
+#include "server/http.h"
+#include "modules/lb.h"
+#include "base/log.h"
+#include "cli/repl.h"
+#include "runtime/runtime.h"
+#include "sampler/sampler.h"
+#include "runtime/serve.h"
+#include "shared/shared.h"
+
+static const char usage[] =
+    "usage: podgym serve [-c podgym.yaml] [--listen HOST:PORT] [--backend sim|docker|kube] [--quiet]\n"
+    "       podgym repl  [-c podgym.yaml] [--backend ...]\n"
+    "       podgym run   FILE.lua [ARGS...] [-c podgym.yaml] [--backend ...]\n"
+    "       podgym check [-c podgym.yaml]\n"
+    "       podgym --version | --help\n"
+    "\n"
+    "serve   serve the HTTP API (default 127.0.0.1:6000, simulated cluster)\n"
+    "repl    a Lua prompt with every module loaded (k8s, jmeter, sampler, json, log, clock, shared)\n"
+    "run     run a Lua script with every module; exits with the script's status\n"
+    "check   validate the config and compile every script and policy; exit 0 or 1\n";
+
+typedef struct opts {
+    const char *cmd;
+    const char *config;
+    const char *listen;
+    const char *backend;
+    int quiet;
+    const char *file;           /* run */
+    int argc;                   /* script arguments (run) */
+    char **argv;
+} opts;
+
+static int bad_usage(const char *fmt, const char *arg) {
+    fprintf(stderr, "podgym: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see podgym --help)\n");
+    return 2;
+}
+
+static int parse_args(int argc, char **argv, opts *o) {
+    memset(o, 0, sizeof *o);
+    if (argc < 2) return bad_usage("missing command%s", "");
+    o->cmd = argv[1];
+    if (!strcmp(o->cmd, "--help") || !strcmp(o->cmd, "-h")) {
+        fputs(usage, stdout);
+        exit(0);
+    }
+    if (!strcmp(o->cmd, "--version")) {
+        printf("podgym %s\n", PODGYM_VERSION);
+        exit(0);
+    }
+    if (strcmp(o->cmd, "serve") && strcmp(o->cmd, "repl") && strcmp(o->cmd, "run") && strcmp(o->cmd, "check"))
+        return bad_usage("unknown command '%s'", o->cmd);
+    int is_run = !strcmp(o->cmd, "run");
+    o->argv = calloc((size_t)argc + 1, sizeof *o->argv);
+    int no_more_opts = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!no_more_opts && !strcmp(a, "--") && is_run && o->file) {
+            no_more_opts = 1;
+            continue;
+        }
+        if (!no_more_opts && (!strcmp(a, "-c") || !strcmp(a, "--config") || !strcmp(a, "--listen") ||
+                              !strcmp(a, "--backend"))) {
+            if (i + 1 >= argc) return bad_usage("option '%s' needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--listen")) {
+                if (strcmp(o->cmd, "serve")) return bad_usage("--listen is only for serve%s", "");
+                o->listen = v;
+            } else if (!strcmp(a, "--backend")) o->backend = v;
+            else o->config = v;
+            continue;
+        }
+        if (!no_more_opts && (!strcmp(a, "--quiet") || !strcmp(a, "-q"))) {
+            o->quiet = 1;
+            continue;
+        }
+        if (!no_more_opts && !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (is_run && !o->file) {
+            o->file = a;
+            continue;
+        }
+        if (is_run) {
+            o->argv[o->argc++] = argv[i];
+            continue;
+        }
+        return bad_usage(a[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", a);
+    }
+    if (is_run && !o->file) return bad_usage("run needs a FILE.lua%s", "");
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Config, shared dict, backend. Exit status 2 on a bad config. */
+static int engine_config(pg_engine *eng, const opts *o) {
+    pg_err e;
+    pg_config_defaults(&eng->cfg);
+    const char *path = o->config;
+    struct stat st;
+    if (!path && stat("podgym.yaml", &st) == 0) path = "podgym.yaml";
+    if (path && pg_config_load(&eng->cfg, path, &e) < 0) {
+        fprintf(stderr, "podgym: %s\n", e.message);
+        return 2;
+    }
+    if (o->listen && pg_config_listen(&eng->cfg, o->listen, &e) < 0) {
+        fprintf(stderr, "podgym: --listen: %s\n", e.message);
+        return 2;
+    }
+    if (o->backend) snprintf(eng->cfg.backend, sizeof eng->cfg.backend, "%s", o->backend);
+    const char *token = getenv("PODGYM_TOKEN");     /* the environment wins over the file */
+    if (token && *token) snprintf(eng->cfg.auth_token, sizeof eng->cfg.auth_token, "%s", token);
+    if (pg_config_validate(&eng->cfg, &e) < 0) {
+        fprintf(stderr, "%s\n", e.message);
+        return 2;
+    }
+    return 0;
+}
+
+static void engine_close(pg_engine *eng);
+
+static int engine_open(pg_engine *eng, const opts *o) {
+    pg_err e;
+    eng->started = now_s();
+    eng->shared = pg_shared_new(10000);
+    eng->backend = pg_backend_open(&eng->cfg, &e);
+    if (!eng->backend) {
+        fprintf(stderr, "podgym: backend %s: %s\n", eng->cfg.backend, e.message);
+        engine_close(eng);
+        return e.status == 2 ? 2 : 1;
+    }
+    if (!rt_new(eng, RT_SANDBOX, &e)) {
+        fprintf(stderr, "podgym: %s\n", e.message);
+        engine_close(eng);
+        return 1;
+    }
+    return 0;
+}
+
+static void engine_close(pg_engine *eng) {
+    if (eng->sampler) smp_manager_free(eng->sampler);   /* stops and flushes every job */
+    eng->sampler = NULL;
+    rt_free(eng->rt);
+    eng->rt = NULL;
+    if (eng->backend) eng->backend->ops->destroy(eng->backend);
+    eng->backend = NULL;
+    if (eng->shared) pg_shared_free(eng->shared);
+    eng->shared = NULL;
+}
+
+static int cmd_serve(pg_engine *eng, const opts *o) {
+    /* Block the signals we wait for before any thread starts. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pg_log_set_quiet(o->quiet);
+    int rc = engine_open(eng, o);
+    if (rc) return rc;
+    pg_err e;
+    if (rt_watch(eng->rt, &e) < 0) pg_log(PG_LOG_WARN, "hot reload disabled: %s", e.message);
+    http_opts ho = {
+        .host = eng->cfg.listen_host,
+        .port = eng->cfg.listen_port,
+        .body_bytes = eng->cfg.limits.body_bytes,
+        .connections = eng->cfg.limits.connections,
+        .timeout_s = (int)eng->cfg.limits.connection_timeout_s,
+        .token = eng->cfg.auth_token[0] ? eng->cfg.auth_token : NULL,
+        .handler = pg_serve_request,
+        .after = pg_serve_after,
+        .ud = eng,
+    };
+    char err[256];
+    http_server *srv = http_start(&ho, err, sizeof err);
+    if (!srv) {
+        fprintf(stderr, "podgym: %s\n", err);
+        engine_close(eng);
+        return 1;
+    }
+    const char *h = eng->cfg.listen_host;
+    int v6 = strchr(h, ':') != NULL;
+    fprintf(stderr, "podgym: listening on http://%s%s%s:%d (backend %s, generation %d)\n", v6 ? "[" : "", h,
+            v6 ? "]" : "", http_port(srv), eng->backend->ops->name, rt_generation(eng->rt));
+    fflush(stderr);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig)) continue;
+        if (sig == SIGHUP) {
+            if (rt_reload(eng->rt, &e) < 0)
+                pg_log(PG_LOG_ERROR, "reload failed, previous version keeps serving: %s", e.message);
+            continue;
+        }
+        pg_log(PG_LOG_INFO, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    smp_manager *sm = lb_sampler_started(eng);         /* created by a request thread */
+    if (sm) smp_stop_all(sm);                           /* every row flushed before anything else */
+    http_stop(srv);
+    engine_close(eng);
+    return 0;
+}
+
+static int cmd_check(pg_engine *eng, const opts *o) {
+    pg_err e;
+    eng->started = now_s();
+    eng->shared = pg_shared_new(16);
+    eng->backend = pg_backend_open(&eng->cfg, &e);
+    if (!eng->backend) {
+        fprintf(stderr, "podgym: backend %s: %s\n", eng->cfg.backend, e.message);
+        engine_close(eng);
+        return 1;
+    }
+    if (!rt_new(eng, RT_SANDBOX, &e)) {
+        fprintf(stderr, "podgym: %s\n", e.message);
+        engine_close(eng);
+        return 1;
+    }
+    lua_State *L = NULL;
+    rt_state *s = rt_checkout(eng->rt);
+    size_t n = s ? router_count(rt_router(s)) : 0;
+    (void)L;
+    rt_checkin(eng->rt, s);
+    printf("podgym: config %s ok; %zu routes compiled; backend %s\n",
+           eng->cfg.path[0] ? eng->cfg.path : "(defaults)", n, eng->cfg.backend);
+    engine_close(eng);
+    return 0;
+}
+
+/* repl and run: a full-library Lua state over an open engine. */
+static int cmd_lua(pg_engine *eng, const opts *o) {
+    signal(SIGPIPE, SIG_IGN);
+    eng->interactive = isatty(2);
+    int rc = engine_open(eng, o);
+    if (rc) return rc;
+    lua_State *L = rt_open_state(eng, 0);
+    if (!L) {
+        engine_close(eng);
+        return 1;
+    }
+    rc = o->file ? repl_run_file(L, o->file, o->argc, o->argv) : repl_loop(L);
+    rt_close_state(L);
+    engine_close(eng);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    opts o;
+    int rc = parse_args(argc, argv, &o);
+    static pg_engine eng;
+    if (!rc) rc = engine_config(&eng, &o);
+    if (!rc) {
+        if (!strcmp(o.cmd, "serve")) rc = cmd_serve(&eng, &o);
+        else if (!strcmp(o.cmd, "check")) rc = cmd_check(&eng, &o);
+        else rc = cmd_lua(&eng, &o);                /* repl, or run with o.file */
+    }
+    free(o.argv);
+    return rc;
+}

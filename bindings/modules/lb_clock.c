@@ -1,0 +1,51 @@
+/* lb_clock.c: the Lua `clock` module.
+ *
+ *   clock.now()          epoch seconds (float, CLOCK_REALTIME)
+ *   clock.mono()         monotonic seconds, for measuring intervals
+ *   clock.sleep(s)       real sleep; a signal (Ctrl-C in the repl) ends it early
+ *   clock.backend_now()  the backend's clock (virtual on sim), else clock.now() */
+#include <math.h>
+#include <time.h>
+
+#include "modules/lb.h"
+
+static double clock_s(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int lb_clock_now(lua_State *L) {
+    lua_pushnumber(L, clock_s(CLOCK_REALTIME));
+    return 1;
+}
+
+static int lb_clock_mono(lua_State *L) {
+    lua_pushnumber(L, clock_s(CLOCK_MONOTONIC));
+    return 1;
+}
+
+static int lb_clock_sleep(lua_State *L) {
+    double s = luaL_checknumber(L, 1);
+    luaL_argcheck(L, s >= 0 && isfinite(s), 1, "seconds must be >= 0");
+    if (s > 1e9) s = 1e9;                           /* ~31 years: keeps tv_sec in range */
+    struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - floor(s)) * 1e9) };
+    nanosleep(&ts, NULL);   /* EINTR ends it: the runtime's interrupt hook fires on return */
+    return 0;
+}
+
+static int lb_clock_backend_now(lua_State *L) {
+    pg_engine *eng = lb_engine(L);
+    pg_backend *b = eng ? eng->backend : NULL;
+    lua_pushnumber(L, b && b->ops && b->ops->now ? b->ops->now(b) : clock_s(CLOCK_REALTIME));
+    return 1;
+}
+
+int luaopen_clock(lua_State *L) {
+    static const luaL_Reg fns[] = {
+        { "now", lb_clock_now },     { "mono", lb_clock_mono },
+        { "sleep", lb_clock_sleep }, { "backend_now", lb_clock_backend_now }, { NULL, NULL },
+    };
+    luaL_newlib(L, fns);
+    return 1;
+}

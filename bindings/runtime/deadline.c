@@ -1,0 +1,186 @@
+/* deadline.c: CPU-time deadlines of Lua calls (see runtime_priv.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "runtime/runtime_priv.h"
+
+#define TICK_MS 10
+#define IDLE_TICKS 50           /* half a second without an armed call: sleep until the next */
+
+static struct {
+    pthread_once_t once;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    rt_state **v;               /* every state that ever armed a call */
+    size_t n, cap;
+    atomic_int idle;
+    int ok;                     /* the thread and the signal handler are in place */
+    int sig;
+} wd = { .once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static __thread rt_state *running;      /* the armed call of this thread */
+static __thread pid_t my_tid;
+static __thread clockid_t my_cpu;
+static __thread int my_known;
+
+/* On the thread whose call is past its deadline. */
+static void on_signal(int sig) {
+    (void)sig;
+    rt_state *s = running;
+    if (!s || !atomic_load(&s->armed) || atomic_load(&s->fire) != atomic_load(&s->call)) return;
+    atomic_store(&s->timed_out, 1);
+    lua_sethook(s->L, rt_deadline_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b) {
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static int scan(void) {
+    int any = 0;
+    for (size_t i = 0; i < wd.n; i++) {
+        rt_state *s = wd.v[i];
+        if (!atomic_load(&s->armed)) continue;
+        any = 1;
+        unsigned long call = atomic_load(&s->call);
+        pid_t tid = s->tid;
+        clockid_t cpu = s->cpu;
+        struct timespec now;
+        int ok = clock_gettime(cpu, &now) == 0;
+        if (call != atomic_load(&s->call) || !atomic_load(&s->armed) || !ok) continue;  /* moved on */
+        if (call != s->wd_call) {
+            s->wd_call = call;
+            s->wd_cpu0 = now;
+            continue;
+        }
+        if (ms_between(&s->wd_cpu0, &now) >= s->deadline_ms && atomic_load(&s->fire) != call) {
+            atomic_store(&s->fire, call);
+            syscall(SYS_tgkill, getpid(), tid, wd.sig);
+        }
+    }
+    return any;
+}
+
+static void *watch(void *ud) {
+    (void)ud;
+    int empty = 0;
+    pthread_mutex_lock(&wd.mu);
+    for (;;) {
+        empty = scan() ? 0 : empty + 1;
+        if (empty >= IDLE_TICKS) {
+            atomic_store(&wd.idle, 1);
+            int armed = 0;                  /* an arm that missed idle = 1 is seen here */
+            for (size_t i = 0; i < wd.n && !armed; i++) armed = atomic_load(&wd.v[i]->armed);
+            if (!armed) pthread_cond_wait(&wd.cv, &wd.mu);
+            atomic_store(&wd.idle, 0);
+            empty = 0;
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += TICK_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&wd.cv, &wd.mu, &until);
+    }
+    return NULL;
+}
+
+static void start(void) {
+    wd.sig = SIGRTMIN + 3;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(wd.sig, &sa, NULL)) {
+        pg_log(PG_LOG_ERROR, "lua deadlines: sigaction: %s; calls run without a deadline", strerror(errno));
+        return;
+    }
+    /* the watchdog itself never takes the signal */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, watch, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        pg_log(PG_LOG_ERROR, "lua deadlines: no watchdog thread: %s; calls run without a deadline", strerror(rc));
+        return;
+    }
+    pthread_detach(t);
+    wd.ok = 1;
+}
+
+static void enroll(rt_state *s) {
+    pthread_mutex_lock(&wd.mu);
+    if (wd.n == wd.cap) {
+        size_t cap = wd.cap ? wd.cap * 2 : 64;
+        rt_state **v = realloc(wd.v, cap * sizeof *v);
+        if (!v) {
+            pthread_mutex_unlock(&wd.mu);
+            return;
+        }
+        wd.v = v;
+        wd.cap = cap;
+    }
+    wd.v[wd.n++] = s;
+    s->registered = 1;
+    pthread_mutex_unlock(&wd.mu);
+}
+
+int dl_arm(rt_state *s, int ms, rt_state **prev) {
+    *prev = running;
+    pthread_once(&wd.once, start);
+    if (!wd.ok || atomic_load(&s->armed)) return 0;    /* no watchdog, or nested in an armed call */
+    if (!s->registered) enroll(s);
+    if (!my_known) {                        /* once per thread */
+        my_tid = (pid_t)syscall(SYS_gettid);
+        pthread_getcpuclockid(pthread_self(), &my_cpu);
+        sigset_t one;                       /* threads that block every signal (the sampler's) */
+        sigemptyset(&one);
+        sigaddset(&one, wd.sig);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        my_known = 1;
+    }
+    s->deadline_ms = ms;
+    s->tid = my_tid;
+    s->cpu = my_cpu;
+    atomic_store(&s->timed_out, 0);
+    running = s;
+    atomic_fetch_add(&s->call, 1);
+    atomic_store(&s->armed, 1);
+    if (atomic_load(&wd.idle)) {
+        pthread_mutex_lock(&wd.mu);
+        pthread_cond_signal(&wd.cv);
+        pthread_mutex_unlock(&wd.mu);
+    }
+    return 1;
+}
+
+int dl_disarm(rt_state *s, rt_state *prev) {
+    atomic_store(&s->armed, 0);
+    running = prev;
+    lua_sethook(s->L, NULL, 0, 0);          /* a signal that came after the call ended */
+    return atomic_load(&s->timed_out);
+}
+
+void dl_forget(rt_state *s) {
+    if (!s->registered) return;
+    pthread_mutex_lock(&wd.mu);
+    for (size_t i = 0; i < wd.n; i++)
+        if (wd.v[i] == s) {
+            wd.v[i] = wd.v[--wd.n];
+            break;
+        }
+    pthread_mutex_unlock(&wd.mu);
+}

@@ -1,0 +1,61 @@
+/* runtime.h: Lua states, generations of scripts, hot reload, pcall.
+ *
+ * A generation is a snapshot of every file under scripts/ and policies/,
+ * compiled and checked as a whole, with its route table. States are pooled;
+ * a request checks one out and returns it, never sharing it between
+ * threads. Reload builds a new generation, compiles everything first, and
+ * only then swaps; states of the old generation are closed when they come
+ * back. A failed compile keeps the old generation serving. */
+#ifndef PG_RUNTIME_H
+#define PG_RUNTIME_H
+
+#include <lua.h>
+
+#include "engine.h"
+#include "base/err.h"
+#include "server/router.h"
+
+typedef struct rt_runtime rt_runtime;
+typedef struct rt_state rt_state;
+
+enum { RT_SANDBOX = 1 };        /* route/policy states; repl and run get the full library */
+
+rt_runtime *rt_new(pg_engine *eng, int flags, pg_err *e);
+void rt_free(rt_runtime *rt);
+
+/* Compile a new generation; swap on success. On failure the old generation
+ * keeps serving and e says "file:line: message". */
+int rt_reload(rt_runtime *rt, pg_err *e);
+int rt_generation(rt_runtime *rt);
+void rt_last_error(rt_runtime *rt, char *buf, size_t n);    /* "" when the last reload succeeded */
+int rt_reloads(rt_runtime *rt, int *failed);
+
+/* Start a thread that reloads when files under scripts/ or policies/ change. */
+int rt_watch(rt_runtime *rt, pg_err *e);
+
+/* Check a state of the current generation out of the pool. */
+rt_state *rt_checkout(rt_runtime *rt);
+void rt_checkin(rt_runtime *rt, rt_state *s);
+/* Run a collection step for the state checked in last, if its heap has
+ * grown enough since its previous one (see runtime.c). For a thread with
+ * nothing better to do, e.g. after its response has been sent. */
+void rt_collect(rt_runtime *rt);
+lua_State *rt_lua(rt_state *s);
+const pg_router *rt_router(rt_state *s);
+/* Push the handler of route i of this state's generation. */
+void rt_push_handler(rt_state *s, int route);
+
+/* Call the function below nargs arguments with a traceback handler and the
+ * CPU deadline armed (limits.lua_deadline_ms; 0 = none). Returns LUA_OK or
+ * an error status with e filled: a deadline gives status 504, an error
+ * table {status=, message=} gives that status, anything else 500 (the
+ * traceback goes to the log, e->message stays short). */
+int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e);
+
+/* A fresh state with every module (for repl/run: full library). */
+lua_State *rt_open_state(pg_engine *eng, int flags);
+void rt_close_state(lua_State *L);
+/* Interrupt the state running on another thread (SIGINT in the repl). */
+void rt_interrupt(lua_State *L);
+
+#endif

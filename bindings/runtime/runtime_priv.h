@@ -1,0 +1,81 @@
+/* runtime_priv.h: the runtime's structures, for bindings/ files only. */
+#ifndef PG_RUNTIME_PRIV_H
+#define PG_RUNTIME_PRIV_H
+
+#include <stdatomic.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <lua.h>
+
+#include "runtime/runtime.h"
+
+typedef struct rt_file {
+    char *name;                 /* chunk name: "scripts/pod.lua" or module "pruning" */
+    const char *root;           /* modules: "policies" or "scripts/lib"; scripts: NULL */
+    char *src;
+    size_t len;
+} rt_file;
+
+typedef struct rt_route {
+    char method[16];
+    char *path;
+    char *summary;
+    int file;                   /* index into gen->scripts */
+} rt_route;
+
+typedef struct rt_gen {
+    int id;
+    int refs;                   /* states of this generation + 1 while current */
+    rt_file *scripts;
+    size_t nscripts;
+    rt_file *policies;
+    size_t npolicies;
+    rt_route *routes;
+    size_t nroutes;
+    pg_router *router;
+    double loaded_at;
+} rt_gen;
+
+struct rt_state {
+    lua_State *L;
+    struct lb_heap *heap;       /* the state's allocator (lalloc.c) */
+    pg_engine *eng;
+    rt_runtime *rt;
+    rt_gen *gen;                /* NULL for repl/run states */
+    int flags;
+    atomic_int interrupt;
+    /* deadline.c: the CPU-time deadline of the running call */
+    int deadline_ms;
+    atomic_int armed;
+    atomic_int timed_out;       /* set by the watchdog's signal, on the running thread */
+    atomic_ulong call;          /* armed calls so far */
+    atomic_ulong fire;          /* the call the watchdog found past its deadline */
+    pid_t tid;                  /* the thread running the call, and its CPU clock */
+    clockid_t cpu;
+    int registered;
+    unsigned long wd_call;      /* watchdog only: the call it saw last, and that thread's CPU time then */
+    struct timespec wd_cpu0;
+    size_t gc_base;             /* heap bytes after its last collection (rt_collect) */
+    int gc_due;                 /* grown enough since: rt_collect may take it */
+    struct http_req *req;       /* the request being served, NULL between requests */
+    lua_Integer req_seq;        /* its number: a req table kept past its request sees none */
+};
+
+/* deadline.c: a Lua call's CPU-time deadline without a count hook (a count
+ * hook sends every VM instruction through luaG_traceexec, ~15 % of a
+ * request). A watchdog thread reads each armed call's thread CPU clock
+ * every 10 ms and, once past the deadline, signals that thread, whose
+ * handler sets rt_deadline_hook, as lua.c does for SIGINT. The deadline
+ * counts from the watchdog's first look at the call (at most a tick late). */
+int dl_arm(rt_state *s, int ms, rt_state **prev);   /* before the call: 1 when armed */
+int dl_disarm(rt_state *s, rt_state *prev);          /* after an armed call: 1 when the deadline fired */
+void dl_forget(rt_state *s);                         /* before the state is freed */
+void rt_deadline_hook(lua_State *L, lua_Debug *ar);
+
+rt_gen *rt_state_gen(rt_state *s);
+rt_state *rt_state_of(lua_State *L);
+const char *rt_scripts_dir(rt_runtime *rt);
+const char *rt_policies_dir(rt_runtime *rt);
+
+#endif

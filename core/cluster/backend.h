@@ -1,0 +1,88 @@
+/* backend.h: the backend-independent view of the target Deployment.
+ *
+ * The Lua `k8s` module talks only to this table of operations; sim, docker
+ * and kube each fill one. Every operation returns 0, or -1 with *e filled
+ * (e->status is the HTTP status a route should answer with). Lists are
+ * returned as malloc'ed arrays that the caller frees. */
+#ifndef PG_BACKEND_H
+#define PG_BACKEND_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+#include "load/sample.h"
+
+typedef struct pg_pod {
+    char name[96];
+    char phase[16];             /* Pending | Running | Succeeded | Failed | Unknown */
+    char status[32];            /* kubectl STATUS column: Running, ContainerCreating, ... */
+    int ready;
+    int deleting;               /* deletionTimestamp set */
+    int restarts;
+    double created;             /* epoch s, backend clock */
+    double req_cpu;             /* cores */
+    double req_mem;             /* bytes */
+    char ip[64];                /* endpoint of the pod's server, "" when none */
+    int port;
+} pg_pod;
+
+typedef struct pg_metric {
+    char name[96];
+    double cpu;                 /* cores */
+    double mem;                 /* bytes */
+    double ts;                  /* epoch s of the sample, backend clock */
+    double window_s;
+} pg_metric;
+
+/* Sums over the Deployment's pods (k8s.usage()): cpu and mem over the pods
+ * that report metrics ("online"), with those pods' requests. */
+typedef struct pg_usage {
+    int total, ready, online, desired;
+    double cpu, mem, req_cpu, req_mem;
+    double oldest;              /* timestamp of the oldest metric; 0 when online == 0 */
+    double now;
+} pg_usage;
+
+typedef void (*pg_progress_fn)(void *ud, int ready, int want, double elapsed_s);
+
+typedef struct pg_wait {
+    int ready;                  /* wait until this many pods are Ready ... */
+    int settled;                /* ... and no other pod exists (none Terminating/starting) */
+    double timeout_s;           /* backend-clock seconds */
+    pg_progress_fn progress;    /* may be NULL; called at most a few times a second */
+    void *progress_ud;
+} pg_wait;
+
+typedef struct pg_backend pg_backend;
+
+typedef struct pg_backend_ops {
+    const char *name;           /* "sim", "docker", "kube" */
+    int (*pods)(pg_backend *b, pg_pod **out, size_t *n, pg_err *e);
+    int (*metrics)(pg_backend *b, pg_metric **out, size_t *n, pg_err *e);
+    int (*replicas)(pg_backend *b, int *desired, pg_err *e);
+    int (*scale)(pg_backend *b, int replicas, pg_err *e);
+    /* grace_s < 0: the backend's default grace period. */
+    int (*delete_pod)(pg_backend *b, const char *name, double grace_s, pg_err *e);
+    /* On timeout: -1 with e->status 504 and e->code "timeout". */
+    int (*wait)(pg_backend *b, const pg_wait *w, double *waited_s, pg_err *e);
+    double (*now)(pg_backend *b);           /* epoch seconds on the backend clock */
+    int (*sleep)(pg_backend *b, double s);  /* backend-clock sleep (virtual on sim) */
+    /* Optional (NULL when the backend has no model of its own): run a load
+     * test inside the backend, filling r's samples and r->sum (ld_summarize).
+     * Used by load.driver "sim". */
+    int (*loadtest)(pg_backend *b, const ld_plan *p, ld_result *r, pg_err *e);
+    /* Optional: the sums of pg_usage in one consistent look (else the caller
+     * sums pods and metrics itself). */
+    int (*usage)(pg_backend *b, pg_usage *u, pg_err *e);
+    void (*destroy)(pg_backend *b);
+} pg_backend_ops;
+
+/* The usage sums of b: its own usage op, or pods() and metrics() summed. */
+int pg_backend_usage(pg_backend *b, pg_usage *u, pg_err *e);
+
+struct pg_backend {
+    const pg_backend_ops *ops;
+    void *impl;
+};
+
+#endif

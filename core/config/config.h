@@ -1,0 +1,135 @@
+/* config.h: podgym.yaml, read with libyaml.
+ *
+ * Every key is optional and has a documented default (pg_config_defaults).
+ * The reader is table driven: one descriptor per dotted key ("sim.seed"),
+ * so a new key is one line in config.c. An unknown key or a value of the
+ * wrong type fails with "FILE:LINE: unknown key 'listn'". */
+#ifndef PG_CONFIG_H
+#define PG_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define PG_NAME_MAX 128
+#define PG_URL_MAX 1024
+
+typedef struct pg_workload_conf {
+    char kind[16];              /* constant | step | sine | trace */
+    double rps;                 /* constant level; base of step and sine */
+    double step_rps;            /* step: level after step_at_s */
+    double step_at_s;
+    double amplitude_rps;       /* sine: amplitude around rps */
+    double period_s;            /* sine: period (86400 = diurnal) */
+    char trace[PATH_MAX];       /* trace: CSV file of `t,rps` rows */
+} pg_workload_conf;
+
+typedef struct pg_sim_conf {
+    uint64_t seed;
+    double speed;               /* 0 = never sleep, 1 = real time */
+    int replicas;               /* initial replicas */
+    double start_delay_s;       /* Pending+ContainerCreating until Running */
+    double start_jitter_s;
+    double pending_s;           /* share of start_delay_s spent Pending */
+    double p_crash;             /* probability a new pod goes CrashLoopBackOff */
+    double p_image_pull;        /* probability of ErrImagePull/ImagePullBackOff */
+    double p_slow_start;        /* probability a start takes slow_factor x longer */
+    double slow_factor;
+    double grace_s;             /* Terminating period after delete */
+    double metrics_window_s;    /* Running this long before metrics appear */
+    double metrics_resolution_s;/* metrics refresh period */
+    char req_cpu[32];           /* pod requests, Kubernetes quantities */
+    char req_mem[32];
+    double capacity_rps;        /* requests/s one pod serves at its cpu request */
+    double service_ms;          /* mean service time of one request on an idle pod */
+    int queue_limit;            /* per-pod queue bound in the load simulation */
+    double timeout_s;           /* load-test request timeout in the simulation */
+    double base_mem_mib;        /* memory of an idle pod */
+    double mem_per_rps_mib;     /* memory growth per request/s */
+    double idle_cpu;            /* cores used by an idle pod */
+    pg_workload_conf workload;
+} pg_sim_conf;
+
+typedef struct pg_kube_conf {
+    char kubeconfig[PATH_MAX];  /* "" = $KUBECONFIG, then ~/.kube/config, then in-cluster */
+    char context[PG_NAME_MAX];
+    double timeout_s;
+    int insecure;
+} pg_kube_conf;
+
+typedef struct pg_docker_conf {
+    char socket[PATH_MAX];
+    char image[PG_NAME_MAX];
+    char command[PG_URL_MAX];
+    double cpu;
+    char memory[32];
+    int port_base;
+} pg_docker_conf;
+
+typedef struct pg_load_conf {
+    char driver[16];            /* native | jmeter | sim */
+    char url[PG_URL_MAX];       /* "" = the backend's ready endpoints, round robin */
+    char method[16];
+    double rate;                /* requests/s, open loop */
+    double duration_s;
+    int threads;                /* closed loop when rate == 0 */
+    int loops;
+    double timeout_s;           /* per request */
+    double max_duration_s;      /* refuse longer load tests */
+    char plan[PATH_MAX];        /* .jmx for driver jmeter (or native import) */
+    char jmeter[PATH_MAX];      /* JMeter CLI executable */
+    char body[PG_URL_MAX];
+} pg_load_conf;
+
+typedef struct pg_sampler_conf {
+    double interval_s;
+    double duration_s;
+    char file[PATH_MAX];        /* relative to data_dir */
+    char format[8];             /* csv | jsonl */
+    int max_jobs;
+} pg_sampler_conf;
+
+typedef struct pg_limits_conf {
+    long body_bytes;
+    int lua_deadline_ms;
+    int connections;
+    double connection_timeout_s;
+    int states;                 /* idle Lua states kept for reuse; more are made under load */
+} pg_limits_conf;
+
+typedef struct pg_config {
+    char path[PATH_MAX];        /* the file read; "" when none */
+    char listen_host[PG_NAME_MAX];
+    int listen_port;
+    char backend[16];           /* sim | docker | kube */
+    char ns[PG_NAME_MAX];       /* target.namespace */
+    char deployment[PG_NAME_MAX]; /* target.deployment */
+    pg_kube_conf kube;
+    pg_docker_conf docker;
+    pg_sim_conf sim;
+    pg_load_conf load;
+    pg_sampler_conf sampler;
+    char data_dir[PATH_MAX];
+    char auth_token[256];
+    pg_limits_conf limits;
+    char scripts[PATH_MAX];
+    char policies[PATH_MAX];
+    double hpa_target_pct;      /* hpa.target_cpu_percent */
+} pg_config;
+
+/* Fill c with every default. */
+void pg_config_defaults(pg_config *c);
+
+/* Read path over the defaults already in c. On failure e->message is one
+ * line "path:line: what" and -1 is returned; c may be partly filled. */
+int pg_config_load(pg_config *c, const char *path, pg_err *e);
+
+/* Parse "HOST:PORT" (or ":PORT", or "PORT") into c. */
+int pg_config_listen(pg_config *c, const char *hostport, pg_err *e);
+
+/* Cross-field checks (backend name, driver name, ranges). */
+int pg_config_validate(const pg_config *c, pg_err *e);
+
+#endif

@@ -1,0 +1,276 @@
+/* http.c: libmicrohttpd front end. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include "server/http.h"
+
+struct http_server {
+    struct MHD_Daemon *d;
+    http_opts o;
+    char token[256];
+    int port;
+};
+
+struct http_req {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    char *body;
+    size_t len, cap;
+    int too_large;
+};
+
+const char *http_method(const http_req *r) { return r->method; }
+const char *http_path(const http_req *r) { return r->path; }
+const char *http_body(const http_req *r, size_t *len) {
+    if (len) *len = r->len;
+    return r->body ? r->body : "";
+}
+const char *http_header_get(const http_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+typedef struct each_ctx {
+    http_kv_fn fn;
+    void *ud;
+} each_ctx;
+
+static enum MHD_Result each_cb(void *cls, enum MHD_ValueKind kind, const char *k, const char *v) {
+    each_ctx *c = cls;
+    return c->fn(c->ud, k, v ? v : "") ? MHD_NO : MHD_YES;
+}
+
+void http_each(const http_req *r, int kind, http_kv_fn fn, void *ud) {
+    each_ctx c = { fn, ud };
+    MHD_get_connection_values(r->conn, kind == HTTP_QUERY ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND,
+                              each_cb, &c);
+}
+
+int http_resp_set(http_resp *resp, int status, const char *ctype, const char *body, size_t len) {
+    char *b = malloc(len + 1);
+    if (!b) return -1;
+    memcpy(b, body, len);
+    b[len] = '\0';
+    free(resp->body);
+    resp->body = b;
+    resp->len = len;
+    resp->status = status;
+    resp->content_type = ctype;
+    return 0;
+}
+
+int http_resp_header(http_resp *resp, const char *name, const char *value) {
+    http_header *h = realloc(resp->headers, (resp->nheaders + 1) * sizeof *h);
+    if (!h) return -1;
+    resp->headers = h;
+    h[resp->nheaders].name = strdup(name);
+    h[resp->nheaders].value = strdup(value);
+    resp->nheaders++;
+    return 0;
+}
+
+size_t http_json_quote(char *buf, size_t n, const char *s) {
+    size_t o = 0;
+#define PUT(c) do { if (o + 1 < n) buf[o] = (c); o++; } while (0)
+    PUT('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') { PUT('\\'); PUT((char)c); }
+        else if (c == '\n') { PUT('\\'); PUT('n'); }
+        else if (c == '\r') { PUT('\\'); PUT('r'); }
+        else if (c == '\t') { PUT('\\'); PUT('t'); }
+        else if (c < 0x20) {
+            char u[8];
+            snprintf(u, sizeof u, "\\u%04x", c);
+            for (char *q = u; *q; q++) PUT(*q);
+        } else PUT((char)c);
+    }
+    PUT('"');
+    if (n) buf[o < n ? o : n - 1] = '\0';
+#undef PUT
+    return o;
+}
+
+int http_resp_error(http_resp *resp, int status, const char *code, const char *message) {
+    char c[128], m[2048], out[2300];
+    http_json_quote(c, sizeof c, code);
+    http_json_quote(m, sizeof m, message);
+    int len = snprintf(out, sizeof out, "{\"error\":{\"code\":%s,\"message\":%s}}", c, m);
+    if (len < 0) return -1;
+    if ((size_t)len >= sizeof out) len = (int)sizeof out - 1;
+    return http_resp_set(resp, status, "application/json", out, (size_t)len);
+}
+
+int http_token_ok(const char *authorization, const char *token) {
+    static const char prefix[] = "Bearer ";
+    if (!authorization || strncmp(authorization, prefix, sizeof prefix - 1)) return 0;
+    const char *got = authorization + sizeof prefix - 1;
+    size_t gl = strlen(got), tl = strlen(token);
+    unsigned char diff = (unsigned char)(gl != tl);
+    for (size_t i = 0; i < tl; i++) diff |= (unsigned char)(token[i] ^ (i < gl ? got[i] : 0));
+    return diff == 0;
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, http_resp *r) {
+    struct MHD_Response *mr = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+    if (!mr) {
+        free(r->body);
+        return MHD_NO;
+    }
+    r->body = NULL;
+    int has_ct = 0;
+    for (size_t i = 0; i < r->nheaders; i++) has_ct |= !strcasecmp(r->headers[i].name, "Content-Type");
+    if (!has_ct)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                r->content_type ? r->content_type : "application/json");
+    for (size_t i = 0; i < r->nheaders; i++) {
+        MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    free(r->headers);
+    r->headers = NULL;
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+/* A query key or value with an embedded NUL (%00) would reach the routes
+ * cut short into a different, valid-looking value: refuse the request. */
+static enum MHD_Result nul_cb(void *cls, enum MHD_ValueKind kind, const char *k, size_t kn,
+                              const char *v, size_t vn) {
+    (void)kind;
+    if (strlen(k) != kn || (v && strlen(v) != vn)) {
+        *(int *)cls = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
+    http_server *s = cls;
+    http_req *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req) return MHD_NO;
+        req->conn = conn;
+        *con_cls = req;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoll(cl, NULL, 10) > s->o.body_bytes) req->too_large = 1;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->too_large || req->len + n > (size_t)s->o.body_bytes) {
+            req->too_large = 1;
+            return MHD_YES;     /* drain and answer 413 at the end */
+        }
+        if (req->len + n + 1 > req->cap) {
+            size_t cap = req->cap ? req->cap : 1024;
+            while (cap < req->len + n + 1) cap *= 2;
+            char *b = realloc(req->body, cap);
+            if (!b) return MHD_NO;
+            req->body = b;
+            req->cap = cap;
+        }
+        memcpy(req->body + req->len, upload_data, n);
+        req->len += n;
+        req->body[req->len] = '\0';
+        return MHD_YES;
+    }
+    req->method = method;
+    req->path = url;
+    http_resp resp = { .status = 500 };
+    int nul = 0;
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, nul_cb, &nul);
+    if (nul) {
+        http_resp_error(&resp, 400, "bad_query", "a query parameter contains a NUL character");
+    } else if (req->too_large) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "request body larger than %ld bytes", s->o.body_bytes);
+        http_resp_error(&resp, 413, "body_too_large", msg);
+    } else if (s->token[0] && strcmp(method, "GET") && strcmp(method, "HEAD") &&
+               !http_token_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"), s->token)) {
+        http_resp_error(&resp, 401, "unauthorized", "missing or bad bearer token");
+        http_resp_header(&resp, "WWW-Authenticate", "Bearer");
+    } else {
+        s->o.handler(s->o.ud, req, &resp);
+    }
+    if (!resp.body) http_resp_set(&resp, resp.status, resp.content_type, "", 0);
+    return send_resp(conn, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    http_server *s = cls;
+    http_req *req = *con_cls;
+    if (!req) return;
+    free(req->body);
+    free(req);
+    *con_cls = NULL;
+    if (s->o.after) s->o.after(s->o.ud);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    (void)fmt;
+    (void)ap;   /* connection resets and the like: not worth a line each */
+}
+
+http_server *http_start(const http_opts *o, char *err, size_t errlen) {
+    http_server *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->o = *o;
+    if (o->token) snprintf(s->token, sizeof s->token, "%s", o->token);
+    s->o.token = NULL;
+
+    struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%d", o->port);
+    const char *host = o->host && *o->host ? o->host : "127.0.0.1";
+    if (!strcmp(host, "localhost")) host = "127.0.0.1";
+    int rc = getaddrinfo(host, port, &hints, &ai);
+    if (rc) {
+        snprintf(err, errlen, "cannot listen on '%s': %s", host, gai_strerror(rc));
+        free(s);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
+                            MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->connections > 0 ? o->connections : 256),
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s > 0 ? o->timeout_s : 30),
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+                            MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!s->d) {
+        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not allowed)", host, o->port);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : o->port;
+    return s;
+}
+
+int http_port(const http_server *s) { return s->port; }
+
+void http_stop(http_server *s) {
+    if (!s) return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}

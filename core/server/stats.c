@@ -1,0 +1,139 @@
+/* stats.c: request, latency, Lua and backend counters. One mutex; a small
+ * fixed table (routes are few). */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/stats.h"
+
+#define MAX_SERIES 256
+#define MAX_OPS 32
+
+static const double buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                   0.25, 0.5, 1, 2.5, 5, 10, 30, 90 };
+#define NB (sizeof buckets / sizeof buckets[0])
+
+typedef struct series {
+    char method[16];
+    char route[160];
+    int status;
+    unsigned long count;
+} series;
+
+typedef struct opcount {
+    char op[32];
+    unsigned long calls, errors;
+} opcount;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static series req[MAX_SERIES];
+static size_t nreq;
+static unsigned long hist[NB + 1];
+static double hist_sum;
+static unsigned long hist_count;
+static unsigned long lua_errors, lua_timeouts;
+static opcount ops[MAX_OPS];
+static size_t nops;
+
+void pg_stats_request(const char *method, const char *route, int status, double seconds) {
+    pthread_mutex_lock(&mu);
+    size_t i;
+    for (i = 0; i < nreq; i++)
+        if (req[i].status == status && !strcmp(req[i].route, route) && !strcmp(req[i].method, method)) break;
+    if (i == nreq && nreq < MAX_SERIES) {
+        snprintf(req[i].method, sizeof req[i].method, "%s", method);
+        snprintf(req[i].route, sizeof req[i].route, "%s", route);
+        req[i].status = status;
+        nreq++;
+    }
+    if (i < nreq) req[i].count++;
+    size_t b = 0;
+    while (b < NB && seconds > buckets[b]) b++;
+    hist[b]++;
+    hist_sum += seconds;
+    hist_count++;
+    pthread_mutex_unlock(&mu);
+}
+
+void pg_stats_lua_error(int timed_out) {
+    pthread_mutex_lock(&mu);
+    if (timed_out) lua_timeouts++;
+    else lua_errors++;
+    pthread_mutex_unlock(&mu);
+}
+
+void pg_stats_backend_call(const char *op, int failed) {
+    pthread_mutex_lock(&mu);
+    size_t i;
+    for (i = 0; i < nops; i++)
+        if (!strcmp(ops[i].op, op)) break;
+    if (i == nops && nops < MAX_OPS) snprintf(ops[nops++].op, sizeof ops[0].op, "%s", op);
+    if (i < nops) {
+        ops[i].calls++;
+        if (failed) ops[i].errors++;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+typedef struct buf {
+    char *p;
+    size_t n, cap;
+} buf;
+
+static void put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(buf *b, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int w = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (w < 0) return;
+        if (b->p && b->n + (size_t)w < b->cap) {
+            b->n += (size_t)w;
+            return;
+        }
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->n + (size_t)w + 1) cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) return;
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+char *pg_stats_render(size_t *len) {
+    buf b = { 0 };
+    pthread_mutex_lock(&mu);
+    put(&b, "# HELP podgym_requests_total HTTP requests answered, by method, route and status.\n"
+            "# TYPE podgym_requests_total counter\n");
+    for (size_t i = 0; i < nreq; i++)
+        put(&b, "podgym_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %lu\n", req[i].method,
+            req[i].route, req[i].status, req[i].count);
+    put(&b, "# HELP podgym_request_duration_seconds Time from a complete request to its answer.\n"
+            "# TYPE podgym_request_duration_seconds histogram\n");
+    unsigned long cum = 0;
+    for (size_t i = 0; i < NB; i++) {
+        cum += hist[i];
+        put(&b, "podgym_request_duration_seconds_bucket{le=\"%g\"} %lu\n", buckets[i], cum);
+    }
+    cum += hist[NB];
+    put(&b, "podgym_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n", cum);
+    put(&b, "podgym_request_duration_seconds_sum %.6f\npodgym_request_duration_seconds_count %lu\n", hist_sum,
+        hist_count);
+    put(&b, "# HELP podgym_lua_errors_total Lua runtime errors in route scripts.\n"
+            "# TYPE podgym_lua_errors_total counter\npodgym_lua_errors_total %lu\n", lua_errors);
+    put(&b, "# HELP podgym_lua_deadline_exceeded_total Requests stopped by the Lua CPU deadline.\n"
+            "# TYPE podgym_lua_deadline_exceeded_total counter\npodgym_lua_deadline_exceeded_total %lu\n",
+        lua_timeouts);
+    put(&b, "# HELP podgym_backend_calls_total Backend operations, by operation.\n"
+            "# TYPE podgym_backend_calls_total counter\n");
+    for (size_t i = 0; i < nops; i++) put(&b, "podgym_backend_calls_total{op=\"%s\"} %lu\n", ops[i].op, ops[i].calls);
+    put(&b, "# HELP podgym_backend_errors_total Failed backend operations, by operation.\n"
+            "# TYPE podgym_backend_errors_total counter\n");
+    for (size_t i = 0; i < nops; i++) put(&b, "podgym_backend_errors_total{op=\"%s\"} %lu\n", ops[i].op, ops[i].errors);
+    pthread_mutex_unlock(&mu);
+    if (len) *len = b.n;
+    return b.p;
+}
