@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "base/clock.h"
 #include "cluster/registry.h"
 #include "config/config.h"
 #include "engine.h"
@@ -110,12 +111,6 @@ static int parse_args(int argc, char **argv, opts *o) {
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Config, shared dict, backend. Exit status 2 on a bad config. */
 static int engine_config(pg_engine *eng, const opts *o) {
     pg_err e;
@@ -145,7 +140,7 @@ static void engine_close(pg_engine *eng);
 
 static int engine_open(pg_engine *eng, const opts *o) {
     pg_err e;
-    eng->started = now_s();
+    eng->started = pg_wall();
     eng->shared = pg_shared_new(10000);
     eng->backend = pg_backend_open(&eng->cfg, &e);
     if (!eng->backend) {
@@ -229,7 +224,7 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
 
 static int cmd_check(pg_engine *eng, const opts *o) {
     pg_err e;
-    eng->started = now_s();
+    eng->started = pg_wall();
     eng->shared = pg_shared_new(16);
     eng->backend = pg_backend_open(&eng->cfg, &e);
     if (!eng->backend) {

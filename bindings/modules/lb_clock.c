@@ -7,21 +7,16 @@
 #include <math.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "modules/lb.h"
 
-static double clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int lb_clock_now(lua_State *L) {
-    lua_pushnumber(L, clock_s(CLOCK_REALTIME));
+    lua_pushnumber(L, pg_wall());
     return 1;
 }
 
 static int lb_clock_mono(lua_State *L) {
-    lua_pushnumber(L, clock_s(CLOCK_MONOTONIC));
+    lua_pushnumber(L, pg_mono());
     return 1;
 }
 
@@ -37,7 +32,7 @@ static int lb_clock_sleep(lua_State *L) {
 static int lb_clock_backend_now(lua_State *L) {
     pg_engine *eng = lb_engine(L);
     pg_backend *b = eng ? eng->backend : NULL;
-    lua_pushnumber(L, b && b->ops && b->ops->now ? b->ops->now(b) : clock_s(CLOCK_REALTIME));
+    lua_pushnumber(L, b && b->ops && b->ops->now ? b->ops->now(b) : pg_wall());
     return 1;
 }
 

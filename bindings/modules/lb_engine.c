@@ -3,15 +3,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "modules/lb.h"
 #include "runtime/runtime_priv.h"
 #include "server/stats.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* engine.status() -> {version, backend, generation, routes, last_error, uptime_s, ...} */
 static int lb_engine_status(lua_State *L) {
@@ -22,7 +17,7 @@ static int lb_engine_status(lua_State *L) {
     lua_setfield(L, -2, "version");
     lua_pushstring(L, eng && eng->backend ? eng->backend->ops->name : (eng ? eng->cfg.backend : "none"));
     lua_setfield(L, -2, "backend");
-    lua_pushnumber(L, eng ? now_s() - eng->started : 0);
+    lua_pushnumber(L, eng ? pg_wall() - eng->started : 0);
     lua_setfield(L, -2, "uptime_s");
     if (!rt) return 1;
     lua_pushinteger(L, rt_generation(rt));

@@ -15,6 +15,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "base/clock.h"
 #include "embedded_lua.h"
 #include "server/http.h"
 #include "runtime/lalloc.h"
@@ -614,9 +615,7 @@ static rt_gen *gen_build(rt_runtime *rt, rt_state **first, pg_err *e) {
     memcpy(g->scripts[g->nscripts].src, lua_engine_routes, lua_engine_routes_len);
     g->scripts[g->nscripts].len = lua_engine_routes_len;
     g->nscripts++;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    g->loaded_at = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    g->loaded_at = pg_wall();
     g->refs = 1;                                /* becomes the "current" reference */
     rt_state *s = state_new(rt->eng, rt, g, rt->flags, e);
     if (!s) {

@@ -4,18 +4,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "server/http.h"
 #include "modules/lb.h"
 #include "base/log.h"
 #include "runtime/runtime_priv.h"
 #include "runtime/serve.h"
 #include "server/stats.h"
-
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* [] -> [req] */
 static void push_req(lua_State *L, http_req *req, const char *method, const pg_match *m) {
@@ -157,7 +152,7 @@ static void results_resp(lua_State *L, int base, http_resp *resp, const rt_route
 
 void pg_serve_request(void *ud, http_req *req, http_resp *resp) {
     pg_engine *eng = ud;
-    double t0 = mono();
+    double t0 = pg_mono();
     const char *method = http_method(req);
     const char *path = http_path(req);
     const char *lookup = strcmp(method, "HEAD") ? method : "GET";
@@ -209,7 +204,7 @@ done:
         resp->body = NULL;
         resp->len = 0;
     }
-    double dt = mono() - t0;
+    double dt = pg_mono() - t0;
     pg_stats_request(method, route, resp->status, dt);
     pg_log_access(method, path, resp->status, dt * 1000.0);
 }

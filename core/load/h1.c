@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "base/clock.h"
 #include "load/h1.h"
 
 #define H1_BUF_START 16384
@@ -341,12 +342,6 @@ out:
 
 /* ---- a request on a socket ----------------------------------------------- */
 
-static double h1_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void h1_sock_close(h1_sock *s) {
     if (s->fd >= 0) close(s->fd);     /* leaves epoll by itself */
     s->fd = -1;
@@ -370,7 +365,7 @@ static int do_connect(h1_xfer *x, const h1_origin *o) {
     x->fresh = 1;
     x->reused = 0;
     if (connect(s->fd, (const struct sockaddr *)&o->sa, o->salen) == 0) {
-        x->t_connected = h1_now();
+        x->t_connected = pg_mono();
         return H1_MORE;
     }
     if (errno != EINPROGRESS) return fail(x, errno, NULL);
@@ -483,7 +478,7 @@ int h1_xfer_event(h1_xfer *x, int events, const h1_origin *o, double now) {
         if (err) return fail(x, err, NULL);
         if (!(events & H1_WANT_OUT)) return H1_MORE;
         s->connecting = 0;
-        x->t_connected = h1_now();
+        x->t_connected = pg_mono();
     }
     if (x->sent < x->req->len) {
         int rc = try_send(x, o);

@@ -26,6 +26,7 @@
 
 #include <curl/curl.h>
 
+#include "base/clock.h"
 #include "load/curl_lazy.h"
 #include "load/h1.h"
 #include "load/load.h"
@@ -312,12 +313,6 @@ struct run {
 };
 
 #define TFD_TAG UINT64_MAX      /* epoll data of the timerfd; h1 sockets are index + 1 */
-
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -757,7 +752,7 @@ static void h1_timeouts(run *R, double now) {
 static void drain(run *R) {
     CURLMsg *msg;
     int left;
-    double now = mono();
+    double now = pg_mono();
     while ((msg = curl_multi_info_read(R->m, &left)))
         if (msg->msg == CURLMSG_DONE) complete(R, msg, now);
 }
@@ -808,7 +803,7 @@ static void abort_inflight(run *R) {
         if (R->h1) {
             h1_xfer_abort(&c->x);
             R->inflight--;
-            record_h1(R, c, H1_BAD, "aborted", mono());
+            record_h1(R, c, H1_BAD, "aborted", pg_mono());
             c->state = C_DONE;
             continue;
         }
@@ -887,7 +882,7 @@ static void apply_sockets(run *R) {
 
 static int timer_cb(CURLM *m, long ms, void *ud) {
     run *R = ud;
-    R->curl_deadline = ms < 0 ? INFINITY : mono() + ms / 1000.0;
+    R->curl_deadline = ms < 0 ? INFINITY : pg_mono() + ms / 1000.0;
     return 0;
 }
 
@@ -1052,7 +1047,7 @@ int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
 
     struct timespec rt;
     clock_gettime(CLOCK_REALTIME, &rt);
-    R.t0 = mono();
+    R.t0 = pg_mono();
     R.epoch0_ms = (double)rt.tv_sec * 1000.0 + rt.tv_nsec / 1e6;
     R.t_end = !R.open && p->loops == 0 ? R.t0 + p->duration_s : INFINITY;
     R.hard_end = t->max_duration_s > 0 ? R.t0 + t->max_duration_s : INFINITY;
@@ -1075,7 +1070,7 @@ int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
     double armed = NAN;
     struct epoll_event evs[64];
     for (;;) {
-        double now = mono();
+        double now = pg_mono();
         if (t->stop && t->stop(t->stop_ud)) {
             abort_inflight(&R);
             stopped = 1;
@@ -1086,12 +1081,12 @@ int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
         if (R.h1) {
             h1_timeouts(&R, now);
         } else {
-            if (R.curl_deadline <= mono()) {
+            if (R.curl_deadline <= pg_mono()) {
                 R.curl_deadline = INFINITY;
                 curl_multi_socket_action(R.m, CURL_SOCKET_TIMEOUT, 0, &running);
             }
             drain(&R);
-            now = mono();
+            now = pg_mono();
         }
         if (now >= R.next_tick) {
             tick(&R, now);
@@ -1113,12 +1108,12 @@ int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
         if (R.h1 && R.h1_check < until) until = R.h1_check;
         int ms = 1000;
         if (isfinite(until)) {
-            double d = ceil((until - mono()) * 1000.0);
+            double d = ceil((until - pg_mono()) * 1000.0);
             ms = d < 0 ? 0 : d > 1000 ? 1000 : (int)d;
         }
         apply_sockets(&R);
         int n = epoll_wait(R.ep, evs, 64, ms);
-        if (R.h1 && n > 0) now = mono();
+        if (R.h1 && n > 0) now = pg_mono();
         for (int i = 0; i < n; i++) {
             if (evs[i].data.u64 == TFD_TAG) {
                 uint64_t expirations;
@@ -1137,7 +1132,7 @@ int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
         }
         if (!R.h1) drain(&R);
     }
-    if (t->progress && !stopped) tick(&R, mono());
+    if (t->progress && !stopped) tick(&R, pg_mono());
 
     size_t planned = R.planned;
     int capped = R.capped;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "sampler/sampler.h"
 
 #define NS 1000000000LL
@@ -71,20 +72,12 @@ struct smp_manager {
 
 /* ---- time ---- */
 
-static long long clock_ns(clockid_t c) {
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (long long)ts.tv_sec * NS + ts.tv_nsec;
-}
-
-static long long mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
-
 /* Sleep until the absolute monotonic time due, in chunks so that a stop
  * request is noticed; the last chunk ends exactly at due. -1 when stopped. */
 static int sleep_until(smp_job *j, long long due) {
     for (;;) {
         if (atomic_load(&j->stop)) return -1;
-        long long now = mono_ns();
+        long long now = pg_mono_ns();
         if (now >= due) return 0;
         long long t = due - now > SLEEP_CHUNK_NS ? now + SLEEP_CHUNK_NS : due;
         struct timespec ts = { .tv_sec = t / NS, .tv_nsec = t % NS };
@@ -271,8 +264,8 @@ static void *job_main(void *arg) {
 
     /* Tick 0 is slept to like every other tick, so every sample's jitter is
      * measured the same way. epoch0 becomes the wall clock of t0. */
-    long long now = mono_ns();
-    long long epoch0 = clock_ns(CLOCK_REALTIME);
+    long long now = pg_mono_ns();
+    long long epoch0 = pg_wall_ns();
     long long t0 = now + FIRST_TICK_NS;
     epoch0 += FIRST_TICK_NS;                /* wall clock of t0 */
     pthread_mutex_lock(&j->mu);
@@ -292,7 +285,7 @@ static void *job_main(void *arg) {
         long long due = t0 + k * iv;
         if (rt) sched_wait(1);
         int stopped = sleep_until(j, due);
-        long long wake = mono_ns();
+        long long wake = pg_mono_ns();
         if (rt) sched_wait(0);
         if (stopped) break;
         if (wake - t0 >= (k + 1) * iv) {        /* woke after later ticks were due */
@@ -312,7 +305,7 @@ static void *job_main(void *arg) {
         s.v.cpu_pct = s.v.mem_pct = s.v.online_pods = s.v.total_pods = NAN;
         pg_err_clear(&e);
         int rc = j->spec.probe(j->spec.ud, &s.v, &e);
-        long long done = mono_ns();
+        long long done = pg_mono_ns();
         if (rc != 0) {
             s.v.cpu_pct = s.v.mem_pct = s.v.online_pods = s.v.total_pods = NAN;
             set_error(j, &e);
@@ -374,7 +367,7 @@ static void *job_main(void *arg) {
     pthread_mutex_lock(&j->mu);
     snprintf(j->st.state, sizeof j->st.state, "%s",
              failed ? "failed" : k < n && atomic_load(&j->stop) ? "stopped" : "done");
-    long long end = clock_ns(CLOCK_REALTIME);
+    long long end = pg_wall_ns();
     j->st.finished = (double)end / 1e9;
     j->st.elapsed_s = (double)(end - epoch0) / 1e9;
     j->st.running = 0;
@@ -726,7 +719,7 @@ int smp_start(smp_manager *m, const smp_spec *spec, smp_status *out, pg_err *e) 
     snprintf(j->st.format, sizeof j->st.format, "%s", spec->format == SMP_JSONL ? "jsonl" : "csv");
     j->st.interval_s = spec->interval_s;
     j->st.duration_s = spec->duration_s;
-    j->st.started = (double)clock_ns(CLOCK_REALTIME) / 1e9;
+    j->st.started = (double)pg_wall_ns() / 1e9;
 
     /* Signals are the main thread's business. */
     sigset_t all, old;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "server/stats.h"
 
 #define MAX_SERIES 256
@@ -77,63 +78,36 @@ void pg_stats_backend_call(const char *op, int failed) {
     pthread_mutex_unlock(&mu);
 }
 
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(buf *b, const char *fmt, ...) {
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int w = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (w < 0) return;
-        if (b->p && b->n + (size_t)w < b->cap) {
-            b->n += (size_t)w;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->n + (size_t)w + 1) cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) return;
-        b->p = np;
-        b->cap = cap;
-    }
-}
-
 char *pg_stats_render(size_t *len) {
-    buf b = { 0 };
+    pg_buf b = PG_BUF_INIT;
     pthread_mutex_lock(&mu);
-    put(&b, "# HELP podgym_requests_total HTTP requests answered, by method, route and status.\n"
+    pg_buf_printf(&b, "# HELP podgym_requests_total HTTP requests answered, by method, route and status.\n"
             "# TYPE podgym_requests_total counter\n");
     for (size_t i = 0; i < nreq; i++)
-        put(&b, "podgym_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %lu\n", req[i].method,
+        pg_buf_printf(&b, "podgym_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %lu\n", req[i].method,
             req[i].route, req[i].status, req[i].count);
-    put(&b, "# HELP podgym_request_duration_seconds Time from a complete request to its answer.\n"
+    pg_buf_printf(&b, "# HELP podgym_request_duration_seconds Time from a complete request to its answer.\n"
             "# TYPE podgym_request_duration_seconds histogram\n");
     unsigned long cum = 0;
     for (size_t i = 0; i < NB; i++) {
         cum += hist[i];
-        put(&b, "podgym_request_duration_seconds_bucket{le=\"%g\"} %lu\n", buckets[i], cum);
+        pg_buf_printf(&b, "podgym_request_duration_seconds_bucket{le=\"%g\"} %lu\n", buckets[i], cum);
     }
     cum += hist[NB];
-    put(&b, "podgym_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n", cum);
-    put(&b, "podgym_request_duration_seconds_sum %.6f\npodgym_request_duration_seconds_count %lu\n", hist_sum,
+    pg_buf_printf(&b, "podgym_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n", cum);
+    pg_buf_printf(&b, "podgym_request_duration_seconds_sum %.6f\npodgym_request_duration_seconds_count %lu\n", hist_sum,
         hist_count);
-    put(&b, "# HELP podgym_lua_errors_total Lua runtime errors in route scripts.\n"
+    pg_buf_printf(&b, "# HELP podgym_lua_errors_total Lua runtime errors in route scripts.\n"
             "# TYPE podgym_lua_errors_total counter\npodgym_lua_errors_total %lu\n", lua_errors);
-    put(&b, "# HELP podgym_lua_deadline_exceeded_total Requests stopped by the Lua CPU deadline.\n"
+    pg_buf_printf(&b, "# HELP podgym_lua_deadline_exceeded_total Requests stopped by the Lua CPU deadline.\n"
             "# TYPE podgym_lua_deadline_exceeded_total counter\npodgym_lua_deadline_exceeded_total %lu\n",
         lua_timeouts);
-    put(&b, "# HELP podgym_backend_calls_total Backend operations, by operation.\n"
+    pg_buf_printf(&b, "# HELP podgym_backend_calls_total Backend operations, by operation.\n"
             "# TYPE podgym_backend_calls_total counter\n");
-    for (size_t i = 0; i < nops; i++) put(&b, "podgym_backend_calls_total{op=\"%s\"} %lu\n", ops[i].op, ops[i].calls);
-    put(&b, "# HELP podgym_backend_errors_total Failed backend operations, by operation.\n"
+    for (size_t i = 0; i < nops; i++) pg_buf_printf(&b, "podgym_backend_calls_total{op=\"%s\"} %lu\n", ops[i].op, ops[i].calls);
+    pg_buf_printf(&b, "# HELP podgym_backend_errors_total Failed backend operations, by operation.\n"
             "# TYPE podgym_backend_errors_total counter\n");
-    for (size_t i = 0; i < nops; i++) put(&b, "podgym_backend_errors_total{op=\"%s\"} %lu\n", ops[i].op, ops[i].errors);
+    for (size_t i = 0; i < nops; i++) pg_buf_printf(&b, "podgym_backend_errors_total{op=\"%s\"} %lu\n", ops[i].op, ops[i].errors);
     pthread_mutex_unlock(&mu);
-    if (len) *len = b.n;
-    return b.p;
+    return pg_buf_take(&b, len);
 }

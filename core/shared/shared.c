@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "shared/shared.h"
 
 typedef struct sh_entry {
@@ -34,9 +35,7 @@ struct pg_shared {
 
 static double mono_now(void *ud) {
     (void)ud;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return pg_mono();
 }
 
 static uint64_t hash_key(const pg_shared *sh, const char *k, size_t n) {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "cluster/quantity.h"
 #include "cluster/sim/sim.h"
 
@@ -124,21 +125,9 @@ static void encode(uint64_t v, char *out, int n) {
 
 /* ---- clock --------------------------------------------------------- */
 
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static double now_vt(const sim *s) {
     if (s->conf.speed <= 0) return s->vt;
-    return s->vt + (mono() - s->anchor) * s->conf.speed;
-}
-
-static void wall_sleep(double sec) {
-    if (sec <= 0) return;
-    struct timespec ts = { (time_t)sec, (long)((sec - floor(sec)) * 1e9) };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    return s->vt + (pg_mono() - s->anchor) * s->conf.speed;
 }
 
 /* ---- workload ------------------------------------------------------ */
@@ -454,7 +443,7 @@ static int reset_locked(sim *s, uint64_t seed, int replicas, pg_err *e) {
     s->lt_count = 0;
     encode(mix64(seed ^ fnv1a(s->deployment)), s->tmpl, 10);
     s->vt = 0;
-    s->anchor = mono();
+    s->anchor = pg_mono();
     s->npods = 0;
     s->next_seq = 0;
     s->replicas = replicas;
@@ -852,7 +841,7 @@ static int wait_real(sim *s, const pg_wait *w, double *waited, pg_err *e) {
         if (t - t0 >= w->timeout_s) return wait_timeout(w, ready, total, t - t0, e);
         if (w->progress) w->progress(w->progress_ud, ready, w->ready, t - t0);
         double until = fmin(tn, t0 + w->timeout_s);
-        wall_sleep(fmax(0.001, fmin((until - t) / speed, WAIT_TICK_S)));
+        pg_sleep(fmax(0.001, fmin((until - t) / speed, WAIT_TICK_S)));
     }
 }
 
@@ -868,7 +857,7 @@ int sim_wait(sim *s, const pg_wait *w, double *waited_s, pg_err *e) {
 int sim_sleep(sim *s, double sec, pg_err *e) {
     if (!(sec >= 0) || !isfinite(sec)) return pg_errf(e, 400, "bad_request", "sleep: seconds must be >= 0");
     if (s->conf.speed > 0) {
-        wall_sleep(sec / s->conf.speed);
+        pg_sleep(sec / s->conf.speed);
         return 0;
     }
     return sim_advance(s, sec, e);
@@ -1171,7 +1160,7 @@ static int loadtest_locked(sim *s, const ld_plan *p, ld_result *r, double *span,
 int sim_loadtest(sim *s, const ld_plan *p, ld_result *r, pg_err *e) {
     if (lt_check(p, e) != 0) return -1;
     LOCK(s);
-    double span = 0, wall0 = mono();
+    double span = 0, wall0 = pg_mono();
     int rc = loadtest_locked(s, p, r, &span, e);
     if (rc == 0 && s->conf.speed <= 0) {
         s->vt += span;
@@ -1179,7 +1168,7 @@ int sim_loadtest(sim *s, const ld_plan *p, ld_result *r, pg_err *e) {
     }
     UNLOCK(s);
     if (rc != 0) return -1;
-    if (s->conf.speed > 0) wall_sleep(span / s->conf.speed - (mono() - wall0));
+    if (s->conf.speed > 0) pg_sleep(span / s->conf.speed - (pg_mono() - wall0));
     ld_summarize(r);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "load/jmeter/jmrun.h"
 #include "load/jmeter/jtl.h"
 
@@ -83,12 +84,6 @@ static void log_tail(const jmr_opts *o, char *out, size_t n) {
     else snprintf(out, n, "%.390s", a[0] ? a : b[0] ? b : "(no log output)");
 }
 
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Wait for pid until deadline; 1 when it exited (*status set), 0 on timeout. */
 static int wait_until(pid_t pid, double deadline, int *status) {
     for (;;) {
@@ -98,7 +93,7 @@ static int wait_until(pid_t pid, double deadline, int *status) {
             *status = 0;
             return 1;                               /* reaped elsewhere: nothing to wait for */
         }
-        if (mono() >= deadline) return 0;
+        if (pg_mono() >= deadline) return 0;
         nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
     }
 }
@@ -159,9 +154,9 @@ int jmr_run(const jmr_opts *o, ld_result *r, pg_err *e) {
 
     int status = 0;
     char tail[400];
-    if (!wait_until(pid, mono() + o->timeout_s, &status)) {
+    if (!wait_until(pid, pg_mono() + o->timeout_s, &status)) {
         kill(-pid, SIGTERM);
-        if (!wait_until(pid, mono() + 5, &status)) {
+        if (!wait_until(pid, pg_mono() + 5, &status)) {
             kill(-pid, SIGKILL);
             waitpid(pid, &status, 0);
         }

@@ -17,6 +17,7 @@
 
 #include <expat.h>
 
+#include "base/buf.h"
 #include "load/jmeter/jmx.h"
 
 #define JMX_MAX_BYTES (16L << 20)
@@ -273,24 +274,6 @@ static const char *elclass(const xn *el) {
 
 /* ---- ${...} substitution ---------------------------------------------------- */
 
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = (b->n + n + 1) * 2;
-        char *t = realloc(b->s, cap);
-        if (!t) return;
-        b->s = t;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
 static char *subst(imp *I, const char *in, const char *where);
 
 static const char *lookup_prop(imp *I, const char *name) {
@@ -362,16 +345,16 @@ static char *expand(imp *I, char *body, const char *where) {
 
 /* Replace every ${...} of in (nested ones first); malloc'ed. */
 static char *subst(imp *I, const char *in, const char *where) {
-    sbuf b = { 0 };
-    sb_add(&b, "", 0);
+    pg_buf b = PG_BUF_INIT;
+    pg_buf_add(&b, "", 0);
     const char *p = in;
     while (*p) {
         const char *d = strstr(p, "${");
         if (!d) {
-            sb_add(&b, p, strlen(p));
+            pg_buf_add(&b, p, strlen(p));
             break;
         }
-        sb_add(&b, p, (size_t)(d - p));
+        pg_buf_add(&b, p, (size_t)(d - p));
         int depth = 0;
         const char *q = d;
         for (; *q; q++) {
@@ -383,19 +366,19 @@ static char *subst(imp *I, const char *in, const char *where) {
             }
         }
         if (!*q) {                                  /* unbalanced: keep the rest as text */
-            sb_add(&b, d, strlen(d));
+            pg_buf_add(&b, d, strlen(d));
             break;
         }
         char *inner_raw = strndup(d + 2, (size_t)(q - d - 2));
         char *inner = inner_raw ? subst(I, inner_raw, where) : NULL;
         char *val = inner ? expand(I, inner, where) : NULL;
-        if (val) sb_add(&b, val, strlen(val));
+        if (val) pg_buf_add(&b, val, strlen(val));
         free(inner_raw);
         free(inner);
         free(val);
         p = q + 1;
     }
-    return b.s;
+    return pg_buf_take(&b, NULL);
 }
 
 /* A property of el, substituted; NULL when absent. malloc'ed. */
@@ -598,23 +581,23 @@ static char *field(imp *I, const char *name) {
     return v;
 }
 
-static void url_encode(sbuf *b, const char *s) {
+static void url_encode(pg_buf *b, const char *s) {
     static const char hex[] = "0123456789ABCDEF";
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (isalnum(c) || strchr("-_.~", c)) {
-            sb_add(b, (const char *)&c, 1);
+            pg_buf_add(b, (const char *)&c, 1);
         } else {
             char t[3] = { '%', hex[c >> 4], hex[c & 15] };
-            sb_add(b, t, 3);
+            pg_buf_add(b, t, 3);
         }
     }
 }
 
 /* The sampler's arguments as "a=1&b=2" (or the raw body). */
 static char *arguments(imp *I, int raw) {
-    sbuf b = { 0 };
-    sb_add(&b, "", 0);
+    pg_buf b = PG_BUF_INIT;
+    pg_buf_add(&b, "", 0);
     xn *args = prop(I->sampler, "HTTPsampler.Arguments");
     xn *coll = args ? prop(args, "Arguments.arguments") : NULL;
     int n = 0;
@@ -622,22 +605,22 @@ static char *arguments(imp *I, int raw) {
         const xn *a = coll->kids[i];
         char *name = pstr(I, a, "Argument.name"), *value = pstr(I, a, "Argument.value");
         if (raw) {
-            if (value) sb_add(&b, value, strlen(value));
+            if (value) pg_buf_add(&b, value, strlen(value));
         } else if (name && name[0]) {
             int enc = pbool(I, a, "HTTPArgument.always_encode", 0);
-            if (n++) sb_add(&b, "&", 1);
+            if (n++) pg_buf_add(&b, "&", 1);
             if (enc) url_encode(&b, name);
-            else sb_add(&b, name, strlen(name));
-            sb_add(&b, "=", 1);
+            else pg_buf_add(&b, name, strlen(name));
+            pg_buf_add(&b, "=", 1);
             if (value) {
                 if (enc) url_encode(&b, value);
-                else sb_add(&b, value, strlen(value));
+                else pg_buf_add(&b, value, strlen(value));
             }
         }
         free(name);
         free(value);
     }
-    return b.s;
+    return pg_buf_take(&b, NULL);
 }
 
 static int build_target(imp *I) {

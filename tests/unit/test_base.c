@@ -1,0 +1,97 @@
+/* test_base: the one byte buffer and the one clock (core/base). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+
+static void test_buf_grows_and_terminates(void **st) {
+    (void)st;
+    pg_buf b = PG_BUF_INIT;
+    for (int i = 0; i < 1000; i++) pg_buf_printf(&b, "%04d,", i);
+    assert_false(b.oom);
+    assert_int_equal(b.n, 5000);
+    assert_int_equal(b.p[b.n], '\0');
+    assert_memory_equal(b.p + 4995, "0999,", 5);
+    pg_buf_adds(&b, "x");
+    pg_buf_addc(&b, 'y');
+    size_t len;
+    char *p = pg_buf_take(&b, &len);
+    assert_int_equal(len, 5002);
+    assert_string_equal(p + 5000, "xy");
+    assert_null(b.p);
+    assert_int_equal(b.n, 0);
+    free(p);
+}
+
+static void test_buf_long_printf(void **st) {
+    (void)st;
+    pg_buf b = PG_BUF_INIT;
+    char big[1000];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    pg_buf_adds(&b, "<");
+    pg_buf_printf(&b, "%s>", big);
+    assert_int_equal(b.n, 1001);
+    assert_int_equal(b.p[1000], '>');
+    assert_int_equal(b.p[1001], '\0');
+    pg_buf_clear(&b);
+    assert_int_equal(b.n, 0);
+    assert_string_equal(b.p, "");
+    pg_buf_free(&b);
+}
+
+static void test_buf_empty_take(void **st) {
+    (void)st;
+    pg_buf b = PG_BUF_INIT;
+    size_t len = 7;
+    char *p = pg_buf_take(&b, &len);
+    assert_non_null(p);
+    assert_string_equal(p, "");
+    assert_int_equal(len, 0);
+    free(p);
+}
+
+static void test_buf_oom_sticks(void **st) {
+    (void)st;
+    pg_buf b = PG_BUF_INIT;
+    pg_buf_adds(&b, "ab");
+    assert_null(pg_buf_reserve(&b, (size_t)-1 / 2));
+    assert_true(b.oom);
+    pg_buf_adds(&b, "cd");
+    assert_int_equal(b.n, 2);
+    size_t len = 9;
+    assert_null(pg_buf_take(&b, &len));
+    assert_int_equal(len, 0);
+}
+
+static void test_clock_monotonic_sleep(void **st) {
+    (void)st;
+    double a = pg_mono();
+    int64_t an = pg_mono_ns();
+    pg_sleep(0.02);
+    double b = pg_mono();
+    assert_true(b - a >= 0.02);
+    assert_true(pg_mono_ns() - an >= 20000000);
+    double w = pg_wall();
+    assert_true(w > 1.7e9);
+    assert_true(llabs(pg_wall_ns() / 1000000000 - (int64_t)w) <= 1);
+    pg_sleep(-1);       /* no sleep, no hang */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_grows_and_terminates),
+        cmocka_unit_test(test_buf_long_printf),
+        cmocka_unit_test(test_buf_empty_take),
+        cmocka_unit_test(test_buf_oom_sticks),
+        cmocka_unit_test(test_clock_monotonic_sleep),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
