@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/csv.h"
 #include "modules/lb.h"
 #include "base/locks.h"
 #include "sampler/sampler.h"
@@ -49,16 +50,8 @@ static void add_csv_field(lua_State *L, luaL_Buffer *b, int t, lua_Integer i) {
     }
     lua_pop(L, 1);
     if (!n) return;
-    if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
-        luaL_addlstring(b, s, n);
-        return;
-    }
-    luaL_addchar(b, '"');
-    for (size_t k = 0; k < n; k++) {
-        if (s[k] == '"') luaL_addchar(b, '"');
-        luaL_addchar(b, s[k]);
-    }
-    luaL_addchar(b, '"');
+    char *o = luaL_prepbuffsize(b, pg_csv_field_len(s, n));
+    luaL_addsize(b, (size_t)(pg_csv_field_write(o, s, n) - o));
 }
 
 /* Appends keep their files open (a small cache, least recently used out)

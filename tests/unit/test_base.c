@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/csv.h"
 
 static void test_buf_grows_and_terminates(void **st) {
     (void)st;
@@ -85,6 +86,78 @@ static void test_clock_monotonic_sleep(void **st) {
     pg_sleep(-1);       /* no sleep, no hang */
 }
 
+static void test_csv_quote(void **st) {
+    (void)st;
+    pg_buf b = PG_BUF_INIT;
+    pg_csv_field_add(&b, "plain", 5);
+    pg_buf_addc(&b, ',');
+    pg_csv_field_add(&b, "a,b", 3);
+    pg_buf_addc(&b, ',');
+    pg_csv_field_add(&b, "say \"hi\"", 8);
+    pg_buf_addc(&b, ',');
+    pg_csv_field_add(&b, "two\nlines\r", 10);
+    assert_string_equal(b.p, "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\r\"");
+    assert_int_equal(pg_csv_field_len("say \"hi\"", 8), 12);
+    pg_buf_free(&b);
+}
+
+/* What the quoter writes, the reader reads back field for field. */
+static void test_csv_round_trip(void **st) {
+    (void)st;
+    const char *fields[] = { "", "x", "a,b", "\"", "multi\nline", "end\r\n", "  spaced " };
+    const size_t nf = sizeof fields / sizeof *fields;
+    pg_buf b = PG_BUF_INIT;
+    pg_buf_adds(&b, "\n\n");                            /* blank lines are skipped */
+    for (int row = 0; row < 3; row++) {
+        for (size_t i = 0; i < nf; i++) {
+            if (i) pg_buf_addc(&b, ',');
+            pg_csv_field_add(&b, fields[i], strlen(fields[i]));
+        }
+        pg_buf_adds(&b, row == 1 ? "\r\n" : "\n");
+    }
+    FILE *f = fmemopen(b.p, b.n, "r");
+    assert_non_null(f);
+    pg_csv c;
+    pg_csv_init(&c, f, ',', 1);
+    long start;
+    const char *why = NULL;
+    long starts[3];
+    for (int row = 0; row < 3; row++) {
+        assert_int_equal(pg_csv_next(&c, &start, &why), 1);
+        starts[row] = start;
+        assert_int_equal(c.nf, nf);
+        for (size_t i = 0; i < nf; i++) assert_string_equal(pg_csv_get(&c, i), fields[i]);
+    }
+    assert_int_equal(pg_csv_next(&c, &start, &why), 0);
+    assert_int_equal(starts[0], 3);                    /* after two blank lines */
+    assert_int_equal(starts[1], 6);                    /* each row spans three lines */
+    pg_csv_free(&c);
+    fclose(f);
+    pg_buf_free(&b);
+}
+
+static void test_csv_unterminated(void **st) {
+    (void)st;
+    char text[] = "a,\"never closed\nb\n";
+    FILE *f = fmemopen(text, strlen(text), "r");
+    pg_csv c;
+    pg_csv_init(&c, f, ';', 1);
+    long start;
+    const char *why = NULL;
+    assert_int_equal(pg_csv_next(&c, &start, &why), 1);   /* ';' is the delimiter: one field */
+    assert_int_equal(c.nf, 1);
+    assert_string_equal(pg_csv_get(&c, 0), "a,\"never closed");
+    pg_csv_free(&c);
+    fclose(f);
+    char bad[] = "x,\"open\n";
+    f = fmemopen(bad, strlen(bad), "r");
+    pg_csv_init(&c, f, ',', 1);
+    assert_int_equal(pg_csv_next(&c, &start, &why), -1);
+    assert_string_equal(why, "unterminated quoted field");
+    pg_csv_free(&c);
+    fclose(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_grows_and_terminates),
@@ -92,6 +165,9 @@ int main(void) {
         cmocka_unit_test(test_buf_empty_take),
         cmocka_unit_test(test_buf_oom_sticks),
         cmocka_unit_test(test_clock_monotonic_sleep),
+        cmocka_unit_test(test_csv_quote),
+        cmocka_unit_test(test_csv_round_trip),
+        cmocka_unit_test(test_csv_unterminated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

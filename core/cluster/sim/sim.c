@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "cluster/quantity.h"
+#include "base/csv.h"
 #include "cluster/sim/sim.h"
 
 #define CRASH_RUN_S 2.0         /* a crashing container runs this long */
@@ -159,16 +160,11 @@ static double wl_rps(const sim *s, double t) {
     return v > 0 ? v : 0;
 }
 
-/* Parse "t,rps" (spaces allowed around the numbers). */
-static int trace_row(char *line, double *t, double *rps) {
+/* A number with blanks around it; -1 when field is anything else. */
+static int trace_num(const char *field, double *v) {
     char *end;
-    *t = strtod(line, &end);
-    if (end == line) return -1;
-    while (*end == ' ' || *end == '\t') end++;
-    if (*end++ != ',') return -1;
-    char *p = end;
-    *rps = strtod(p, &end);
-    if (end == p) return -1;
+    *v = strtod(field, &end);
+    if (end == field) return -1;
     while (*end == ' ' || *end == '\t') end++;
     return *end ? -1 : 0;
 }
@@ -178,30 +174,33 @@ static int trace_row(char *line, double *t, double *rps) {
 static int trace_load(const char *path, double **tv, double **rv, size_t *nv, pg_err *e) {
     FILE *f = fopen(path, "r");
     if (!f) return pg_errf(e, 400, "bad_trace", "%s: cannot open trace: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t lcap = 0, n = 0, cap = 0;
+    pg_csv c;
+    pg_csv_init(&c, f, ',', 1);
+    size_t n = 0, cap = 0;
     double *t = NULL, *r = NULL;
-    int lineno = 0, header = 0;
-    ssize_t len;
-    while ((len = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        char *p = line;
+    int header = 0, rc;
+    long lineno;
+    const char *why = NULL;
+    while ((rc = pg_csv_next(&c, &lineno, &why)) > 0) {
+        const char *p = pg_csv_get(&c, 0);
         while (*p == ' ' || *p == '\t') p++;
-        if (!*p || *p == '#') continue;
+        if (*p == '#' || (c.nf == 1 && !*p)) continue;
         double ti, ri;
-        if (trace_row(p, &ti, &ri) != 0) {
-            if (n == 0 && !header++ && strchr(p, ',') && !strpbrk(p, "0123456789")) continue;
-            pg_errf(e, 400, "bad_trace", "%s:%d: expected 't,rps' (two numbers), got '%.40s'", path,
+        if (c.nf != 2 || trace_num(p, &ti) || trace_num(pg_csv_get(&c, 1), &ri)) {
+            if (n == 0 && !header++ && c.nf >= 2 && !strpbrk(p, "0123456789") &&
+                !strpbrk(pg_csv_get(&c, 1), "0123456789"))
+                continue;
+            pg_errf(e, 400, "bad_trace", "%s:%ld: expected 't,rps' (two numbers), got '%.40s'", path,
                     lineno, p);
             goto fail;
         }
         if (!isfinite(ti) || !isfinite(ri) || ri < 0) {
-            pg_errf(e, 400, "bad_trace", "%s:%d: rps must be a number >= 0, got '%.40s'", path, lineno, p);
+            pg_errf(e, 400, "bad_trace", "%s:%ld: rps must be a number >= 0, got '%.40s'", path, lineno,
+                    pg_csv_get(&c, 1));
             goto fail;
         }
         if (n > 0 && ti < t[n - 1]) {
-            pg_errf(e, 400, "bad_trace", "%s:%d: t goes backwards ('%.40s')", path, lineno, p);
+            pg_errf(e, 400, "bad_trace", "%s:%ld: t goes backwards ('%.40s')", path, lineno, p);
             goto fail;
         }
         if (n == cap) {
@@ -211,26 +210,30 @@ static int trace_load(const char *path, double **tv, double **rv, size_t *nv, pg
             double *nr = nt ? realloc(r, cap * sizeof *r) : NULL;
             if (nr) r = nr;
             if (!nt || !nr) {
-                pg_errf(e, 500, "internal", "%s:%d: out of memory", path, lineno);
+                pg_errf(e, 500, "no_memory", "%s:%ld: out of memory", path, lineno);
                 goto fail;
             }
         }
         t[n] = ti;
         r[n++] = ri;
     }
+    if (rc < 0) {
+        pg_errf(e, 400, "bad_trace", "%s:%ld: %s", path, lineno, why);
+        goto fail;
+    }
     if (n == 0) {
         pg_errf(e, 400, "bad_trace", "%s: no `t,rps` rows", path);
         goto fail;
     }
     fclose(f);
-    free(line);
+    pg_csv_free(&c);
     *tv = t;
     *rv = r;
     *nv = n;
     return 0;
 fail:
     fclose(f);
-    free(line);
+    pg_csv_free(&c);
     free(t);
     free(r);
     return -1;

@@ -12,6 +12,7 @@
 
 #include <expat.h>
 
+#include "base/csv.h"
 #include "load/jmeter/jtl.h"
 
 const char jtl_header[] = "timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,"
@@ -23,22 +24,12 @@ const char jtl_header[] = "timeStamp,elapsed,label,responseCode,responseMessage,
 
 /* ---- writing ------------------------------------------------------------- */
 
-static void put_field(FILE *f, const char *s) {
-    if (!s) return;
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    putc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') putc('"', f);
-        putc(*s, f);
-    }
-    putc('"', f);
+static void put_field(pg_buf *b, const char *s) {
+    if (s) pg_csv_field_add(b, s, strlen(s));
 }
 
-static void put_ms(FILE *f, double ms) {
-    if (!isnan(ms)) fprintf(f, "%lld", (long long)llround(ms));
+static void put_ms(pg_buf *b, double ms) {
+    if (!isnan(ms)) pg_buf_printf(b, "%lld", (long long)llround(ms));
 }
 
 int jtl_write_fp(FILE *f, const ld_result *r, pg_err *e) {
@@ -46,37 +37,43 @@ int jtl_write_fp(FILE *f, const ld_result *r, pg_err *e) {
     for (size_t i = 0; i < r->n; i++)
         if (r->v[i].thread > threads) threads = r->v[i].thread;
     fprintf(f, "%s\n", jtl_header);
-    char buf[96];
-    for (size_t i = 0; i < r->n; i++) {
+    char msg[96];
+    pg_buf b = PG_BUF_INIT;
+    for (size_t i = 0; i < r->n && !b.oom; i++) {
         const ld_sample *s = &r->v[i];
-        fprintf(f, "%lld,", (long long)s->ts_ms);
-        put_ms(f, s->elapsed_ms);
-        putc(',', f);
-        put_field(f, s->label ? s->label : "");
-        putc(',', f);
+        pg_buf_clear(&b);
+        pg_buf_printf(&b, "%lld,", (long long)s->ts_ms);
+        put_ms(&b, s->elapsed_ms);
+        pg_buf_addc(&b, ',');
+        put_field(&b, s->label ? s->label : "");
+        pg_buf_addc(&b, ',');
         if (s->code > 0) {
-            fprintf(f, "%d,", s->code);
-            put_field(f, s->message);
+            pg_buf_printf(&b, "%d,", s->code);
+            put_field(&b, s->message);
         } else {
-            snprintf(buf, sizeof buf, NON_HTTP_CODE "%s", s->message);
-            put_field(f, buf);
-            putc(',', f);
-            snprintf(buf, sizeof buf, NON_HTTP_MSG "%s", s->message);
-            put_field(f, buf);
+            snprintf(msg, sizeof msg, NON_HTTP_CODE "%s", s->message);
+            put_field(&b, msg);
+            pg_buf_addc(&b, ',');
+            snprintf(msg, sizeof msg, NON_HTTP_MSG "%s", s->message);
+            put_field(&b, msg);
         }
-        fprintf(f, ",podgym 1-%d,%s,%s,,", s->thread, s->code > 0 ? "text" : "",
-                s->success ? "true" : "false");
-        if (s->bytes >= 0) fprintf(f, "%ld", s->bytes);
-        putc(',', f);
-        if (s->sent_bytes >= 0) fprintf(f, "%ld", s->sent_bytes);
-        fprintf(f, ",%d,%d,", threads, threads);
-        put_field(f, s->url ? s->url : "");
-        putc(',', f);
-        put_ms(f, s->latency_ms);
-        fputs(",0,", f);
-        put_ms(f, s->connect_ms);
-        putc('\n', f);
+        pg_buf_printf(&b, ",podgym 1-%d,%s,%s,,", s->thread, s->code > 0 ? "text" : "",
+                      s->success ? "true" : "false");
+        if (s->bytes >= 0) pg_buf_printf(&b, "%ld", s->bytes);
+        pg_buf_addc(&b, ',');
+        if (s->sent_bytes >= 0) pg_buf_printf(&b, "%ld", s->sent_bytes);
+        pg_buf_printf(&b, ",%d,%d,", threads, threads);
+        put_field(&b, s->url ? s->url : "");
+        pg_buf_addc(&b, ',');
+        put_ms(&b, s->latency_ms);
+        pg_buf_adds(&b, ",0,");
+        put_ms(&b, s->connect_ms);
+        pg_buf_addc(&b, '\n');
+        if (!b.oom) fwrite(b.p, 1, b.n, f);
     }
+    int oom = b.oom;
+    pg_buf_free(&b);
+    if (oom) return pg_errf(e, 500, "no_memory", "writing JTL: out of memory");
     if (ferror(f)) return pg_errf(e, 500, "io", "writing JTL: %s", strerror(errno));
     return 0;
 }
@@ -93,111 +90,6 @@ int jtl_write(const char *path, const ld_result *r, pg_err *e) {
         rc = pg_errf(e, 500, "io", "cannot write JTL '%.300s': %s", path, strerror(errno));
     if (rc) unlink(tmp);
     return rc;
-}
-
-/* ---- CSV records ----------------------------------------------------------- */
-
-typedef struct csv {
-    FILE *f;
-    char delim;
-    long line;                  /* physical line of the next character */
-    char *buf;                  /* fields, each NUL-terminated */
-    size_t len, cap;
-    size_t *off;                /* field offsets into buf */
-    size_t nf, capf;
-} csv;
-
-static int csv_put(csv *c, char ch) {
-    if (c->len == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 1024;
-        char *b = realloc(c->buf, cap);
-        if (!b) return -1;
-        c->buf = b;
-        c->cap = cap;
-    }
-    c->buf[c->len++] = ch;
-    return 0;
-}
-
-static int csv_field(csv *c) {
-    if (csv_put(c, '\0')) return -1;
-    if (c->nf == c->capf) {
-        size_t cap = c->capf ? c->capf * 2 : 32;
-        size_t *o = realloc(c->off, cap * sizeof *o);
-        if (!o) return -1;
-        c->off = o;
-        c->capf = cap;
-    }
-    c->off[c->nf++] = c->len;                       /* start of the next field */
-    return 0;
-}
-
-#define FIELD(c, i) ((c)->buf + ((i) ? (c)->off[(i) - 1] : 0))
-
-/* Read one record. Returns 1, 0 at end of file, -1 on error (*why set).
- * *start is the line the record starts on. */
-static int csv_next(csv *c, long *start, const char **why) {
-    c->len = c->nf = 0;
-    int ch, quoted = 0, any = 0, field_start = 1;
-    *start = c->line;
-    for (;;) {
-        ch = getc_unlocked(c->f);
-        if (ch == EOF) {
-            if (quoted) {
-                *why = "unterminated quoted field";
-                return -1;
-            }
-            if (!any) return 0;
-            break;
-        }
-        any = 1;
-        if (quoted) {
-            if (ch == '"') {
-                int nx = getc_unlocked(c->f);
-                if (nx == '"') {
-                    if (csv_put(c, '"')) goto nomem;
-                    continue;
-                }
-                if (nx != EOF) ungetc(nx, c->f);
-                quoted = 0;
-                continue;
-            }
-            if (ch == '\n') c->line++;
-            if (csv_put(c, (char)ch)) goto nomem;
-            continue;
-        }
-        if (ch == '"' && field_start) {
-            quoted = 1;
-            field_start = 0;
-            continue;
-        }
-        if (ch == '\r') {
-            int nx = getc_unlocked(c->f);
-            if (nx == '\n') ch = '\n';
-            else if (nx != EOF) ungetc(nx, c->f);
-        }
-        if (ch == '\n') {
-            c->line++;
-            if (c->len == 0 && c->nf == 0 && field_start) {     /* blank line: skip */
-                *start = c->line;
-                any = 0;
-                continue;
-            }
-            break;
-        }
-        if (ch == c->delim) {
-            if (csv_field(c)) goto nomem;
-            field_start = 1;
-            continue;
-        }
-        field_start = 0;
-        if (csv_put(c, (char)ch)) goto nomem;
-    }
-    if (csv_field(c)) goto nomem;
-    return 1;
-nomem:
-    *why = "out of memory";
-    return -1;
 }
 
 /* ---- CSV JTL --------------------------------------------------------------- */
@@ -311,8 +203,8 @@ static char pick_delim(const char *line) {
 }
 
 /* The field of column k in the current record, NULL when the file has no such column. */
-static const char *colv(const csv *c, const int *col, int k) {
-    return col[k] >= 0 ? FIELD(c, (size_t)col[k]) : NULL;
+static const char *colv(const pg_csv *c, const int *col, int k) {
+    return col[k] >= 0 ? pg_csv_get(c, (size_t)col[k]) : NULL;
 }
 
 static int read_csv(FILE *f, const char *name, long first_line, ld_result *r, pg_err *e) {
@@ -323,18 +215,19 @@ static int read_csv(FILE *f, const char *name, long first_line, ld_result *r, pg
     if (pos < 0 || fseek(f, pos, SEEK_SET))
         return pg_errf(e, 400, "bad_jtl", "%s: cannot rewind", name);
 
-    csv c = { .f = f, .delim = pick_delim(first), .line = first_line };
+    pg_csv c;
+    pg_csv_init(&c, f, pick_delim(first), first_line);
     int col[K_N];
     for (int k = 0; k < K_N; k++) col[k] = -1;
     const char *why = NULL;
     long line;
-    int rc = csv_next(&c, &line, &why), ret = 0;
+    int rc = pg_csv_next(&c, &line, &why), ret = 0;
     size_t ncols = 0;
     if (rc <= 0) {
         ret = pg_errf(e, 400, "bad_jtl", "%s:%ld: %s", name, line, rc ? why : "empty file");
         goto out;
     }
-    if (parse_ts(FIELD(&c, 0), &(int64_t){ 0 }) == 0) {
+    if (parse_ts(pg_csv_get(&c, 0), &(int64_t){ 0 }) == 0) {
         /* no header: JMeter's default columns or nothing */
         if (c.nf != 17) {
             ret = pg_errf(e, 400, "bad_jtl",
@@ -348,7 +241,7 @@ static int read_csv(FILE *f, const char *name, long first_line, ld_result *r, pg
         ncols = c.nf;
         for (size_t i = 0; i < c.nf; i++)
             for (int k = 0; k < K_N; k++)
-                if (!strcmp(FIELD(&c, i), col_names[k])) col[k] = (int)i;
+                if (!strcmp(pg_csv_get(&c, i), col_names[k])) col[k] = (int)i;
         static const int required[] = { K_TS, K_ELAPSED, K_SUCCESS };
         for (size_t i = 0; i < sizeof required / sizeof *required; i++)
             if (col[required[i]] < 0) {
@@ -356,9 +249,9 @@ static int read_csv(FILE *f, const char *name, long first_line, ld_result *r, pg
                               col_names[required[i]]);
                 goto out;
             }
-        rc = csv_next(&c, &line, &why);
+        rc = pg_csv_next(&c, &line, &why);
     }
-    for (; rc > 0; rc = csv_next(&c, &line, &why)) {
+    for (; rc > 0; rc = pg_csv_next(&c, &line, &why)) {
         if (c.nf != ncols) {
             ret = pg_errf(e, 400, "bad_jtl", "%s:%ld: %zu fields where the header has %zu", name, line, c.nf,
                           ncols);
@@ -407,8 +300,7 @@ static int read_csv(FILE *f, const char *name, long first_line, ld_result *r, pg
     }
     if (rc < 0) ret = pg_errf(e, 400, "bad_jtl", "%s:%ld: %s", name, line, why);
 out:
-    free(c.buf);
-    free(c.off);
+    pg_csv_free(&c);
     return ret;
 }
 
