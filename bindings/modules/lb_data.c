@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/csv.h"
+#include "base/file.h"
 #include "modules/lb.h"
 #include "base/locks.h"
 #include "sampler/sampler.h"
@@ -107,7 +108,7 @@ static int append_whole(const char *path, const char *out, size_t n, size_t hlen
     if (fd < 0) {
         int err = errno;
         pthread_mutex_unlock(&fd_mu);
-        pg_errf(e, 500, "io_error", "%s: %s", path, strerror(err));
+        pg_errf(e, 500, "io", "%s: %s", path, strerror(err));
         if (err == ENOENT) e->status = 0;
         return -1;
     }
@@ -115,18 +116,17 @@ static int append_whole(const char *path, const char *out, size_t n, size_t hlen
         out += hlen;
         n -= hlen;
     }
-    ssize_t w = write(fd, out, n);
-    int werr = errno;
+    int rc = pg_write_whole(fd, out, n, st.st_size, path, e);
     pthread_mutex_unlock(&fd_mu);
-    if (w != (ssize_t)n) return pg_errf(e, 500, "io_error", "%s: %s", path, w < 0 ? strerror(werr) : "short write");
-    return 0;
+    return rc;
 }
 
 /* data.append(file, line_or_fields[, header]) -> absolute path | nil, err
  * The line (a newline is added), or the list of fields formatted as one CSV
  * row, goes out with one write(2) on an O_APPEND descriptor, so concurrent
- * appends never interleave and a row is never half-written. header is
- * written first when the file is new or empty. */
+ * appends never interleave; a write that fails part-way (a full disk) cuts
+ * the file back, so a row is whole or absent (507 insufficient_storage, or
+ * 500 io). header is written first when the file is new or empty. */
 static int lb_data_append(lua_State *L) {
     const char *file = luaL_checkstring(L, 1);
     int fields = lua_istable(L, 2);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/file.h"
 #include "sampler/sampler.h"
 
 #define NS 1000000000LL
@@ -198,17 +199,7 @@ static void snapshot(smp_job *j, smp_status *out) {
 /* Write whole rows with one write(); on failure cut the file back so it
  * never ends inside a row. */
 static int write_whole(smp_job *j, const char *p, size_t len, pg_err *e) {
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(j->fd, p + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            int err = w < 0 ? errno : ENOSPC;
-            if (off > 0 && ftruncate(j->fd, (off_t)j->size) != 0) { /* nothing more to do */ }
-            return pg_errf(e, 500, "io_error", "write %s: %s", j->path, strerror(err));
-        }
-        off += (size_t)w;
-    }
+    if (pg_write_whole(j->fd, p, len, (off_t)j->size, j->path, e)) return -1;
     j->size += (long long)len;
     return 0;
 }
