@@ -8,7 +8,9 @@
  *   k8s.replicas()        desired count
  *   k8s.scale(n)          true | nil, err
  *   k8s.delete_pod(name[, {grace = s}])                       true | nil, err
- *   k8s.wait{ready = n, settled = true, timeout = 90}         waited_s | nil, err (504)
+ *   k8s.wait{ready = n, settled = true, metrics = false, timeout = 90}
+ *                                                            waited_s | nil, err (504)
+ *     metrics = true: the n Ready pods must also report metrics (the metrics API lists them)
  *   k8s.quantity("250m")  0.25 | nil, err
  *   k8s.endpoints()       {"http://ip:port", ...} of the ready pods
  *   k8s.now(), k8s.sleep(s), k8s.backend()
@@ -184,7 +186,7 @@ static int lb_k8s_delete_pod(lua_State *L) {
 }
 
 static void wait_progress(void *ud, int ready, int want, double elapsed) {
-    lb_progress((lua_State *)ud, "waiting: %d/%d ready, %.1f s", ready, want, elapsed);
+    lb_progress((lua_State *)ud, "waiting: %d/%d, %.1f s", ready, want, elapsed);
 }
 
 static int lb_k8s_wait(lua_State *L) {
@@ -196,6 +198,7 @@ static int lb_k8s_wait(lua_State *L) {
     pg_wait w = {
         .ready = (int)lb_optintfield(L, 1, "ready", desired),
         .settled = lb_optboolfield(L, 1, "settled", 1),
+        .metrics = lb_optboolfield(L, 1, "metrics", 0),
         .timeout_s = lb_optnumfield(L, 1, "timeout", 90),
     };
     luaL_argcheck(L, w.ready >= 0, 1, "ready must be >= 0");

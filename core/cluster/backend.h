@@ -43,11 +43,15 @@ typedef struct pg_usage {
     double now;
 } pg_usage;
 
+/* ready: the pods counted so far (Ready ones, or with pg_wait.metrics the
+ * Ready ones reporting metrics). */
 typedef void (*pg_progress_fn)(void *ud, int ready, int want, double elapsed_s);
 
 typedef struct pg_wait {
     int ready;                  /* wait until this many pods are Ready ... */
     int settled;                /* ... and no other pod exists (none Terminating/starting) */
+    int metrics;                /* ... and that many report metrics (the metrics API lists
+                                 * them: what the original service waited for) */
     double timeout_s;           /* backend-clock seconds */
     pg_progress_fn progress;    /* may be NULL; called at most a few times a second */
     void *progress_ud;

@@ -180,7 +180,7 @@ try:
     os.remove(path)
     os.mkdir(path)
     st, body, _ = s.post("/env/step", body={"action": "stay"})
-    check(st == 500 and is_error(body, "io_error"), "env/step whose CSV row cannot be written -> 500 io_error")
+    check(st == 500 and is_error(body, "io"), "env/step whose CSV row cannot be written -> 500 io")
     os.rmdir(path)
     st, r, _ = s.post("/env/step", body={"action": "stay"})
     with open(path) as f:

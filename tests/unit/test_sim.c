@@ -418,6 +418,50 @@ static void test_metrics_window_resolution(void **st) {
     sim_free(s);
 }
 
+/* wait{metrics}: returns when the target count is Ready and listed by the
+ * metrics API, as the original service's wait did; a wait for Ready alone
+ * returns a metrics window earlier, with the new pods not yet listed. */
+static void test_wait_for_metrics(void **st) {
+    (void)st;
+    pg_sim_conf c = conf();
+    sim *s = mk(&c);
+    pg_err e;
+    pg_metric *m;
+    size_t n;
+    double waited;
+    assert_int_equal(sim_scale(s, 5, &e), 0);
+    pg_wait ready = { .ready = 5, .settled = 1, .timeout_s = 90 };
+    assert_int_equal(sim_wait(s, &ready, &waited, &e), 0);
+    assert_int_equal(sim_metrics(s, &m, &n, &e), 0);
+    assert_int_equal(n, 3);                             /* Ready, but not yet a window of metrics */
+    free(m);
+    double t_ready = sim_time(s);
+    pg_wait metrics = { .ready = 5, .settled = 1, .metrics = 1, .timeout_s = 90 };
+    assert_int_equal(sim_wait(s, &metrics, &waited, &e), 0);
+    assert_true(waited >= c.metrics_window_s - c.metrics_resolution_s);
+    assert_true(waited <= c.metrics_window_s + c.metrics_resolution_s);
+    assert_int_equal(sim_metrics(s, &m, &n, &e), 0);
+    assert_int_equal(n, 5);
+    free(m);
+    /* the earliest moment: a step back (one resolution) they were not all listed */
+    assert_true(fmod(sim_time(s), c.metrics_resolution_s) < 1e-9);
+    assert_true(sim_time(s) > t_ready);
+    /* scale in: the metrics count follows at once (the deleted pod is gone after its grace) */
+    assert_int_equal(sim_scale(s, 2, &e), 0);
+    pg_wait two = { .ready = 2, .settled = 1, .metrics = 1, .timeout_s = 90 };
+    assert_int_equal(sim_wait(s, &two, &waited, &e), 0);
+    assert_int_equal(sim_metrics(s, &m, &n, &e), 0);
+    assert_int_equal(n, 2);
+    free(m);
+    /* a timeout says what it counted */
+    assert_int_equal(sim_scale(s, 4, &e), 0);
+    pg_wait short_ = { .ready = 4, .settled = 1, .metrics = 1, .timeout_s = 7 };
+    assert_int_equal(sim_wait(s, &short_, &waited, &e), -1);
+    assert_int_equal(e.status, 504);
+    assert_non_null(strstr(e.message, "reporting metrics"));
+    sim_free(s);
+}
+
 static double mean_cpu(sim *s) {
     pg_metric *m;
     size_t n;
@@ -888,6 +932,7 @@ int main(void) {
         cmocka_unit_test(test_image_pull),
         cmocka_unit_test(test_fail_pod),
         cmocka_unit_test(test_metrics_window_resolution),
+        cmocka_unit_test(test_wait_for_metrics),
         cmocka_unit_test(test_metrics_follow_load),
         cmocka_unit_test(test_metrics_see_load_test),
         cmocka_unit_test(test_determinism),

@@ -758,34 +758,57 @@ int sim_delete_pod(sim *s, const char *name, double grace_s, pg_err *e) {
 }
 
 /* Ready pods (not terminating) and all pods at t. */
-static void count_pods(sim *s, double t, int *ready, int *total) {
-    int r = 0;
-    for (size_t i = 0; i < s->npods; i++) r += pod_ready(&s->pods[i], t);
-    *ready = r;
-    *total = (int)s->npods;
+/* When pod p (Ready from t_run) first reports metrics: the first refresh
+ * tick a metrics window after it turned Ready (as pod_metric decides). */
+static double metrics_from(const sim *s, const sim_pod *p) {
+    double res = s->conf.metrics_resolution_s;
+    return ceil((p->t_run + s->conf.metrics_window_s) / res - 1e-9) * res;
 }
 
-/* The next time the ready or total count can change: a healthy pod
- * becoming Ready, or a terminating pod going away. */
+typedef struct counts {
+    int ready, online, total;   /* online: Ready and reporting metrics */
+} counts;
+
+static counts count_pods(sim *s, double t) {
+    counts c = { .total = (int)s->npods };
+    double tick = floor(t / s->conf.metrics_resolution_s + 1e-9) * s->conf.metrics_resolution_s;
+    for (size_t i = 0; i < s->npods; i++) {
+        const sim_pod *p = &s->pods[i];
+        if (!pod_ready(p, t)) continue;
+        c.ready++;
+        c.online += tick >= p->t_run + s->conf.metrics_window_s;
+    }
+    return c;
+}
+
+/* The next time the counts can change: a healthy pod becoming Ready, a
+ * Ready one starting to report metrics, or a terminating pod going away. */
 static double next_event(const sim *s, double t) {
     double tn = INFINITY;
     for (size_t i = 0; i < s->npods; i++) {
         const sim_pod *p = &s->pods[i];
         if (p->gone_at >= 0) tn = fmin(tn, p->gone_at);
         else if (p->fate == FATE_OK && p->t_run > t) tn = fmin(tn, p->t_run);
+        else if (p->fate == FATE_OK && metrics_from(s, p) > t) tn = fmin(tn, metrics_from(s, p));
     }
     return tn;
 }
 
-static int wait_done(const pg_wait *w, int ready, int total) {
-    return w->settled ? ready == w->ready && total == w->ready : ready >= w->ready;
+/* What a wait counts: Ready pods, or Ready pods with metrics. */
+static int counted(const pg_wait *w, counts c) { return w->metrics ? c.online : c.ready; }
+
+static int wait_done(const pg_wait *w, counts c) {
+    int n = counted(w, c);
+    return w->settled ? n == w->ready && c.ready == w->ready && c.total == w->ready : n >= w->ready;
 }
 
-static int wait_timeout(const pg_wait *w, int ready, int total, double waited, pg_err *e) {
-    if (w->settled && total > ready)
-        return pg_errf(e, 504, "timeout", "%d/%d ready, %d other pod%s still present after %.1f s",
-                       ready, w->ready, total - ready, total - ready == 1 ? "" : "s", waited);
-    return pg_errf(e, 504, "timeout", "%d/%d ready after %.1f s", ready, w->ready, waited);
+static int wait_timeout(const pg_wait *w, counts c, double waited, pg_err *e) {
+    const char *what = w->metrics ? "ready and reporting metrics" : "ready";
+    int others = c.total - c.ready;
+    if (w->settled && others > 0)
+        return pg_errf(e, 504, "timeout", "%d/%d %s, %d other pod%s still present after %.1f s", counted(w, c),
+                       w->ready, what, others, others == 1 ? "" : "s", waited);
+    return pg_errf(e, 504, "timeout", "%d/%d %s after %.1f s", counted(w, c), w->ready, what, waited);
 }
 
 /* speed 0: jump from event to event; the lock is held except around the
@@ -793,29 +816,28 @@ static int wait_timeout(const pg_wait *w, int ready, int total, double waited, p
 static int wait_virtual(sim *s, const pg_wait *w, double *waited, pg_err *e) {
     LOCK(s);
     double t0 = s->vt, deadline = t0 + w->timeout_s;
-    int ready, total;
     for (;;) {
         sync_pods(s, s->vt);
-        count_pods(s, s->vt, &ready, &total);
-        if (wait_done(w, ready, total)) break;
+        counts c = count_pods(s, s->vt);
+        if (wait_done(w, c)) break;
         if (w->progress) {
             double dt = s->vt - t0;
             UNLOCK(s);
-            w->progress(w->progress_ud, ready, w->ready, dt);
+            w->progress(w->progress_ud, counted(w, c), w->ready, dt);
             LOCK(s);
         }
         double tn = next_event(s, s->vt);
         if (tn > deadline) {
             s->vt = fmax(s->vt, deadline);
             sync_pods(s, s->vt);
-            count_pods(s, s->vt, &ready, &total);
+            c = count_pods(s, s->vt);
             double dt = s->vt - t0;
             UNLOCK(s);
-            if (wait_done(w, ready, total)) {
+            if (wait_done(w, c)) {
                 *waited = dt;
                 return 0;
             }
-            return wait_timeout(w, ready, total, dt, e);
+            return wait_timeout(w, c, dt, e);
         }
         s->vt = tn;
     }
@@ -833,16 +855,15 @@ static int wait_real(sim *s, const pg_wait *w, double *waited, pg_err *e) {
         double t = now_vt(s);
         if (t0 < 0) t0 = t;
         sync_pods(s, t);
-        int ready, total;
-        count_pods(s, t, &ready, &total);
+        counts c = count_pods(s, t);
         double tn = next_event(s, t);
         UNLOCK(s);
-        if (wait_done(w, ready, total)) {
+        if (wait_done(w, c)) {
             *waited = t - t0;
             return 0;
         }
-        if (t - t0 >= w->timeout_s) return wait_timeout(w, ready, total, t - t0, e);
-        if (w->progress) w->progress(w->progress_ud, ready, w->ready, t - t0);
+        if (t - t0 >= w->timeout_s) return wait_timeout(w, c, t - t0, e);
+        if (w->progress) w->progress(w->progress_ud, counted(w, c), w->ready, t - t0);
         double until = fmin(tn, t0 + w->timeout_s);
         pg_sleep(fmax(0.001, fmin((until - t) / speed, WAIT_TICK_S)));
     }
