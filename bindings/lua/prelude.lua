@@ -5,15 +5,6 @@
 local sandboxed, req_fields = ...
 local json = require "json"
 
--- json.encode writes every empty table as {} (as lua-cjson did). json.array(t)
--- marks a list that must stay a JSON array even when empty: it becomes a
--- marker string that json.encode (bindings/json_enc.c) writes as [].
-local EMPTY = "\0podgym:empty-array\0"
-function json.array(t)
-  if t == nil or next(t) == nil then return EMPTY end
-  return t
-end
-
 local REQ = {}
 local LAZY = { headers = true, query = true }
 REQ.__index = function(t, k)
@@ -30,7 +21,8 @@ local function bad_json(message)
   error({ status = 400, code = "bad_json", message = message }, 0)
 end
 
---- req:json(): the body decoded as JSON; a missing or malformed body is a 400.
+--- req:json(): the body decoded as JSON (json.decode: strict); a missing or
+--- malformed body is a 400 bad_json.
 function REQ:json()
   local cached = rawget(self, "_json")
   if cached ~= nil then return cached end

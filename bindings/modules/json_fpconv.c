@@ -8,8 +8,8 @@
  * (byte counts, pod counts, epoch seconds) and ordinary decimals are
  * printed directly, with the same digits as "%.*g"; anything unusual
  * (NaN, infinities, very large or very small magnitudes) still goes
- * through snprintf. Decoding is plain strtod: podgym never changes the
- * C locale, so '.' is always the decimal point. */
+ * through snprintf. Decoding is strtod (podgym never changes the C
+ * locale, so '.' is always the decimal point) held to JSON's grammar. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +22,35 @@ int fpconv_g_fmt(char *str, double num, int precision);
 
 void fpconv_init(void) {}
 
-double fpconv_strtod(const char *nptr, char **endptr) { return strtod(nptr, endptr); }
+/* lua-cjson reads every number through this: a number is what JSON's
+ * grammar and strtod both read to the same byte, -?(0|[1-9][0-9]*)
+ * (.[0-9]+)?([eE][+-]?[0-9]+)?, and within a double's range. Anything
+ * else ("1.", "-.5", "0x3", "03", "1e400") reads nothing here, which
+ * lua-cjson reports as an invalid number. */
+static const char *digits(const char *p) {
+    while (*p >= '0' && *p <= '9') p++;
+    return p;
+}
+
+double fpconv_strtod(const char *nptr, char **endptr) {
+    const char *p = nptr + (*nptr == '-');
+    if (*p == '0') p++;
+    else if (*p >= '1' && *p <= '9') p = digits(p);
+    else goto none;
+    if (*p == '.' && p[1] >= '0' && p[1] <= '9') p = digits(p + 1);
+    if (*p == 'e' || *p == 'E') {
+        const char *q = p + 1 + (p[1] == '+' || p[1] == '-');
+        if (*q >= '0' && *q <= '9') p = digits(q);
+    }
+    char *end;
+    double d = strtod(nptr, &end);
+    if (end != p || isinf(d)) goto none;
+    *endptr = end;
+    return d;
+none:
+    *endptr = (char *)nptr;
+    return 0;
+}
 
 /* Two digits at a time. */
 static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"

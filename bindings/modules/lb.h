@@ -62,9 +62,10 @@ int luaopen_log(lua_State *L);
 int luaopen_clock(lua_State *L);
 int luaopen_shared(lua_State *L);
 int luaopen_data(lua_State *L);
-int luaopen_cjson(lua_State *L);      /* lua-cjson, linked statically: `json` (decode) */
+int luaopen_json(lua_State *L);       /* lb_json.c */
+int luaopen_cjson(lua_State *L);      /* lua-cjson, linked statically: json.decode's parser */
 
-/* json_enc.c: json.encode, and the same encoder for C callers. */
+/* lb_json.c: json.encode, and the same encoder for C callers. */
 typedef struct lb_json_out {
     const char *p;              /* the calling thread's encode buffer: valid until its next encode */
     size_t len;

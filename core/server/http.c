@@ -5,10 +5,13 @@
 #include <strings.h>
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include "base/buf.h"
+#include "base/utf8.h"
 #include "server/http.h"
 
 struct http_server {
@@ -76,36 +79,21 @@ int http_resp_header(http_resp *resp, const char *name, const char *value) {
     return 0;
 }
 
-size_t http_json_quote(char *buf, size_t n, const char *s) {
-    size_t o = 0;
-#define PUT(c) do { if (o + 1 < n) buf[o] = (c); o++; } while (0)
-    PUT('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        if (c == '"' || c == '\\') { PUT('\\'); PUT((char)c); }
-        else if (c == '\n') { PUT('\\'); PUT('n'); }
-        else if (c == '\r') { PUT('\\'); PUT('r'); }
-        else if (c == '\t') { PUT('\\'); PUT('t'); }
-        else if (c < 0x20) {
-            char u[8];
-            snprintf(u, sizeof u, "\\u%04x", c);
-            for (char *q = u; *q; q++) PUT(*q);
-        } else PUT((char)c);
-    }
-    PUT('"');
-    if (n) buf[o < n ? o : n - 1] = '\0';
-#undef PUT
-    return o;
-}
-
+/* {"error":{"code":...,"message":...}} through jansson, which takes only
+ * UTF-8: a message that echoes a client's bytes (a path) is repaired first. */
 int http_resp_error(http_resp *resp, int status, const char *code, const char *message) {
-    char c[128], m[2048], out[2300];
-    http_json_quote(c, sizeof c, code);
-    http_json_quote(m, sizeof m, message);
-    int len = snprintf(out, sizeof out, "{\"error\":{\"code\":%s,\"message\":%s}}", c, m);
-    if (len < 0) return -1;
-    if ((size_t)len >= sizeof out) len = (int)sizeof out - 1;
-    return http_resp_set(resp, status, "application/json", out, (size_t)len);
+    pg_buf c = PG_BUF_INIT, m = PG_BUF_INIT;
+    pg_utf8_repair(&c, code, strlen(code));
+    pg_utf8_repair(&m, message, strlen(message));
+    json_t *body = c.oom || m.oom ? NULL
+                 : json_pack("{s:{s:s%,s:s%}}", "error", "code", c.p, c.n, "message", m.p, m.n);
+    pg_buf_free(&c);
+    pg_buf_free(&m);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;     /* ours to free() */
+    json_decref(body);
+    int rc = text ? http_resp_set(resp, status, "application/json", text, strlen(text)) : -1;
+    free(text);
+    return rc;
 }
 
 int http_token_ok(const char *authorization, const char *token) {

@@ -60,11 +60,9 @@ enum { HTTP_HEADERS = 0, HTTP_QUERY = 1 };
 /* Response helpers: set the body (copied) and add headers (copied). */
 int http_resp_set(http_resp *resp, int status, const char *ctype, const char *body, size_t len);
 int http_resp_header(http_resp *resp, const char *name, const char *value);
-/* {"error":{"code":...,"message":...}} with JSON escaping. */
+/* {"error":{"code":...,"message":...}} (jansson); bytes that are not UTF-8
+ * become U+FFFD, so the body is always valid JSON. */
 int http_resp_error(http_resp *resp, int status, const char *code, const char *message);
-
-/* Append s to buf as a JSON string literal (with quotes). Returns bytes needed. */
-size_t http_json_quote(char *buf, size_t n, const char *s);
 
 /* Constant-time comparison of an Authorization header with "Bearer <token>". */
 int http_token_ok(const char *authorization, const char *token);

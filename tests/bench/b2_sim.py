@@ -2,7 +2,6 @@
 same client), B4 (RL steps/s in-process)."""
 import os
 import re
-import subprocess
 import tempfile
 import http.client
 
@@ -107,16 +106,7 @@ def run(ctx):
     finally:
         srv.stop()
         nstop()
-    d = tempfile.mkdtemp()
-    script = os.path.join(d, "steps.lua")
-    with open(script, "w") as f:
-        f.write(INPROC)
-    cfg = os.path.join(d, "podgym.yaml")
-    with open(cfg, "w") as f:
-        f.write("data_dir: %s\npolicies: %s/policies\nscripts: %s/scripts\nsim: {speed: 0}\n"
-                % (d, ctx.src, ctx.src) + SEED_PLAN)
-    out = subprocess.run([ctx.podgym, "run", script, "100000", "-c", cfg], capture_output=True, text=True,
-                         timeout=600, cwd=d)
+    out = ctx.run_lua(INPROC, ["100000"], "sim: {speed: 0}\n" + SEED_PLAN)
     m = re.search(r"steps=(\d+) seconds=([\d.]+) rate=([\d.]+)", out.stdout)
     rate = float(m.group(3)) if m else 0.0
     rows.append(row("B4", "RL steps/s in-process (podgym run: scale + load test + reward)", rate, None,

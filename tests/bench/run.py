@@ -102,6 +102,22 @@ class Ctx:
     def server(self, config="", **kw):
         return Server(self, config, **kw)
 
+    def run_lua(self, code, args=(), config="", timeout=600):
+        """`podgym run` of code with args, on the tree's policies and scripts and the sim backend
+        (config appended), in a temporary data_dir -> CompletedProcess (text)."""
+        d = tempfile.mkdtemp(prefix="podgym-bench-run-")
+        script = os.path.join(d, "bench.lua")
+        with open(script, "w") as f:
+            f.write(code)
+        cfg = os.path.join(d, "podgym.yaml")
+        with open(cfg, "w") as f:
+            f.write("data_dir: %s\npolicies: %s/policies\nscripts: %s/scripts\n%s" % (d, self.src, self.src, config))
+        try:
+            return subprocess.run([self.podgym, "run", script] + [str(a) for a in args] + ["-c", cfg],
+                                  capture_output=True, text=True, timeout=timeout, cwd=d)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def nginx(self, log=False):
         """A real nginx on loopback: / says Hello, World!, /fail is a 500.
         -> (port, stop); stop() returns the access log ("$msec $status" lines) when log is set."""

@@ -55,10 +55,10 @@ else:
         f.write("""
 local open = assert(package.loadlib(%r, "luaopen_cjson"))
 local cj = open()
-print("cmod", cj.encode({a = {1, 2}}), cj.decode('{"x":[3]}').x[1] == 3)
+print("cmod", cj.decode('{"x":[3]}').x[1] == 3, cj.null == json.null)
 """ % cmod)
     p = subprocess.run([BIN, "run", script, "-c", cfg], capture_output=True, text=True, timeout=30)
-    check(p.returncode == 0 and 'cmod\t{"a":[1,2]}\ttrue' in p.stdout,
+    check(p.returncode == 0 and "cmod\ttrue\ttrue" in p.stdout,
           "run: a Lua C module loads with package.loadlib and works (%r)" % (p.stdout + p.stderr)[-300:])
 
 p = subprocess.run([BIN, "check", "-c", cfg], capture_output=True, text=True, timeout=30)

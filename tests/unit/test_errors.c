@@ -1,4 +1,4 @@
-/* Error mapping: pg_err, the JSON error body, token comparison, JSON quoting. */
+/* Error mapping: pg_err, the JSON error body (jansson, always UTF-8), token comparison. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +37,24 @@ static void test_error_body(void **state) {
     free(r.body);
 }
 
+/* A message that echoes a client's bytes: ill-formed UTF-8 becomes U+FFFD
+ * (one per maximal subpart), well-formed stays as it is. */
+static void test_error_body_utf8(void **state) {
+    (void)state;
+    http_resp r = { 0 };
+    assert_int_equal(http_resp_error(&r, 404, "not_found", "no route for /a\xff\xc3\xa9\xe2\x82/\xed\xa0\x80"), 0);
+    assert_string_equal(r.body, "{\"error\":{\"code\":\"not_found\",\"message\":"
+                                "\"no route for /a\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd/\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"}}");
+    free(r.body);
+    char big[5000];
+    memset(big, 0xff, sizeof big - 1);                  /* long: no truncation, each byte one U+FFFD */
+    big[sizeof big - 1] = '\0';
+    r = (http_resp){ 0 };
+    assert_int_equal(http_resp_error(&r, 400, "bad_path", big), 0);
+    assert_int_equal(r.len, strlen("{\"error\":{\"code\":\"bad_path\",\"message\":\"\"}}") + 3 * (sizeof big - 1));
+    free(r.body);
+}
+
 static void test_token(void **state) {
     (void)state;
     assert_true(http_token_ok("Bearer s3cret", "s3cret"));
@@ -48,18 +66,10 @@ static void test_token(void **state) {
     assert_false(http_token_ok("Bearer ", "s3cret"));
 }
 
-static void test_quote_truncates_safely(void **state) {
-    (void)state;
-    char small[8];
-    size_t need = http_json_quote(small, sizeof small, "abcdefghij");
-    assert_int_equal(need, 12);
-    assert_int_equal(strlen(small), sizeof small - 1);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errf), cmocka_unit_test(test_error_body),
-        cmocka_unit_test(test_token), cmocka_unit_test(test_quote_truncates_safely),
+        cmocka_unit_test(test_token), cmocka_unit_test(test_error_body_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

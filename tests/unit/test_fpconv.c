@@ -1,4 +1,5 @@
-/* The number formatter linked into lua-cjson prints exactly what "%.*g" does. */
+/* The number formatter linked into lua-cjson prints exactly what "%.*g"
+ * does; its number reader takes JSON's grammar only, within a double's range. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 int fpconv_g_fmt(char *str, double num, int precision);
+double fpconv_strtod(const char *nptr, char **endptr);
 
 static void same(double v, int prec) {
     char a[64], b[64];
@@ -107,6 +109,35 @@ static void test_integers(void **state) {
     }
 }
 
+/* Read text (followed by ','): the number of bytes read and the value. */
+static size_t reads(const char *text, double *v) {
+    char buf[64], *end;
+    snprintf(buf, sizeof buf, "%s,", text);
+    *v = fpconv_strtod(buf, &end);
+    return (size_t)(end - buf);
+}
+
+static void test_strtod_json_only(void **state) {
+    (void)state;
+    static const struct { const char *text; double v; } ok[] = {
+        { "0", 0 }, { "-0", -0.0 }, { "7", 7 }, { "-12", -12 }, { "0.5", 0.5 }, { "1e3", 1000 }, { "1E+2", 100 },
+        { "2.5e-3", 0.0025 }, { "123456789012345678901234567890", 1.2345678901234568e29 },
+        { "1e-400", 0 }, { "1.7976931348623157e308", 1.7976931348623157e308 },
+    };
+    double v;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        size_t n = reads(ok[i].text, &v);
+        if (n != strlen(ok[i].text) || v != ok[i].v) fail_msg("%s: read %zu bytes, %.17g", ok[i].text, n, v);
+    }
+    assert_true(signbit((reads("-0", &v), v)));
+    static const char *const bad[] = { "0x3", "0X3", "03", "-03", "00", "1.", "-.5", ".5", "+1", "-", "1e400", "-1e400",
+                                       "1.8e308", "NaN", "nan", "Infinity", "-Infinity", "inf", "1.e5", "0x1p3", "" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (reads(bad[i], &v) != 0) fail_msg("%s is not a JSON number, yet was read", bad[i]);
+    assert_int_equal(reads("1e", &v), 1);          /* "e" with no digits: the number is 1, the tokenizer sees "e" */
+    assert_int_equal(reads("-5 ", &v), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_values),
@@ -114,6 +145,7 @@ int main(void) {
         cmocka_unit_test(test_near_ties),
         cmocka_unit_test(test_binary_fractions),
         cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_strtod_json_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
