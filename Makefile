@@ -7,7 +7,7 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
   liblua5.4-dev lua5.4 lua-cjson-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev \
-  libjansson-dev libexpat1-dev libedit-dev libcmocka-dev \
+  libjansson-dev libexpat1-dev libedit-dev libcmocka-dev libhttp-parser-dev clang \
   nginx wrk procps time
 
 .PHONY: all deps build run test bench asan asan-test clean
@@ -29,8 +29,9 @@ deps:
 	  fi; \
 	fi
 
-$(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Configured again when this file changes (its cmake flags, PODGYM_WERROR among them).
+$(BUILD)/CMakeCache.txt: Makefile | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPODGYM_WERROR=ON
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -39,13 +40,13 @@ run: build
 	./$(BUILD)/podgym serve --listen $(LISTEN)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure --repeat until-pass:2 -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
 	python3 tests/bench/run.py --build $(BUILD)
 
 asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPODGYM_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPODGYM_SANITIZE=ON -DPODGYM_WERROR=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 asan-test: asan

@@ -17,7 +17,10 @@
  *   k8s.sim.reset{seed =, pods =}, .inject{crash =, image_pull =, slow =},
  *          .fail_pod(name, status), .workload([{kind =, rps =, ...}]), .advance(s), .time()
  *
- * Expected failures return nil, {code, message, status}; misuse raises. */
+ * Expected failures return nil, {code, message, status}; misuse raises.
+ * Every backend operation called here is counted, by name and outcome, in
+ * /_engine/metrics (podgym_backend_calls_total, podgym_backend_errors_total);
+ * now() is a clock read, not counted. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,7 @@
 #include "modules/lb.h"
 #include "cluster/quantity.h"
 #include "cluster/sim/sim.h"
+#include "server/stats.h"
 
 static const lb_field pod_fields[] = {
     LB_F(pg_pod, name, LB_STR),      LB_F(pg_pod, phase, LB_STR),    LB_F(pg_pod, status, LB_STR),
@@ -57,6 +61,12 @@ static pg_backend *backend(lua_State *L) {
     return eng->backend;
 }
 
+/* rc of backend operation op, counted. */
+static int counted(pg_backend_op op, int rc) {
+    pg_stats_backend_call(op, rc != 0);
+    return rc;
+}
+
 static int ok_or_fail(lua_State *L, int rc, const pg_err *e) {
     if (rc != 0) return lb_fail(L, e);
     lua_pushboolean(L, 1);
@@ -68,7 +78,7 @@ static int push_pods(lua_State *L, pg_backend *b, int ready_endpoints) {
     pg_pod *v;
     size_t n;
     pg_err e = { 0 };
-    if (b->ops->pods(b, &v, &n, &e) != 0) return lb_fail(L, &e);
+    if (counted(PG_OP_PODS, b->ops->pods(b, &v, &n, &e)) != 0) return lb_fail(L, &e);
     double now = b->ops->now(b);
     lua_createtable(L, (int)n, 0);                              /* [list] */
     int k = 0;
@@ -99,7 +109,7 @@ static int lb_k8s_metrics(lua_State *L) {
     pg_metric *v;
     size_t n;
     pg_err e = { 0 };
-    if (b->ops->metrics(b, &v, &n, &e) != 0) return lb_fail(L, &e);
+    if (counted(PG_OP_METRICS, b->ops->metrics(b, &v, &n, &e)) != 0) return lb_fail(L, &e);
     lua_createtable(L, (int)n, 0);                              /* [list] */
     for (size_t i = 0; i < n; i++) {
         lb_push_fields(L, &v[i], metric_fields);                /* [list, m] */
@@ -115,7 +125,7 @@ static int lb_k8s_snapshot(lua_State *L) {
     pg_backend *b = backend(L);
     int desired;
     pg_err e = { 0 };
-    if (b->ops->replicas(b, &desired, &e) != 0) return lb_fail(L, &e);
+    if (counted(PG_OP_REPLICAS, b->ops->replicas(b, &desired, &e)) != 0) return lb_fail(L, &e);
     lua_createtable(L, 0, 4);                                   /* [snap] */
     if (push_pods(L, b, 0) != 1) return 2;                      /* [snap, pods] or [snap, nil, err] */
     lua_setfield(L, -2, "pods");
@@ -146,7 +156,7 @@ static int lb_k8s_usage(lua_State *L) {
     pg_backend *b = backend(L);
     pg_err e = { 0 };
     pg_usage u;
-    if (pg_backend_usage(b, &u, &e)) return lb_fail(L, &e);
+    if (counted(PG_OP_USAGE, pg_backend_usage(b, &u, &e))) return lb_fail(L, &e);
     if (into) {
         lua_settop(L, 1);
         lb_set_fields(L, 1, &u, usage_fields);
@@ -163,7 +173,7 @@ static int lb_k8s_replicas(lua_State *L) {
     pg_backend *b = backend(L);
     int n;
     pg_err e = { 0 };
-    if (b->ops->replicas(b, &n, &e) != 0) return lb_fail(L, &e);
+    if (counted(PG_OP_REPLICAS, b->ops->replicas(b, &n, &e)) != 0) return lb_fail(L, &e);
     lua_pushinteger(L, n);
     return 1;
 }
@@ -173,7 +183,7 @@ static int lb_k8s_scale(lua_State *L) {
     lua_Integer n = luaL_checkinteger(L, 1);
     luaL_argcheck(L, n >= 0 && n <= 1000000, 1, "replicas must be >= 0");
     pg_err e = { 0 };
-    return ok_or_fail(L, b->ops->scale(b, (int)n, &e), &e);
+    return ok_or_fail(L, counted(PG_OP_SCALE, b->ops->scale(b, (int)n, &e)), &e);
 }
 
 static int lb_k8s_delete_pod(lua_State *L) {
@@ -182,7 +192,7 @@ static int lb_k8s_delete_pod(lua_State *L) {
     double grace = lb_optnumfield(L, 2, "grace", -1);          /* < 0: the backend's default */
     luaL_argcheck(L, !isnan(grace), 2, "grace must be a number");
     pg_err e = { 0 };
-    return ok_or_fail(L, b->ops->delete_pod(b, name, grace, &e), &e);
+    return ok_or_fail(L, counted(PG_OP_DELETE_POD, b->ops->delete_pod(b, name, grace, &e)), &e);
 }
 
 static void wait_progress(void *ud, int ready, int want, double elapsed) {
@@ -193,7 +203,8 @@ static int lb_k8s_wait(lua_State *L) {
     pg_backend *b = backend(L);
     pg_err e = { 0 };
     int desired = 0;
-    if (lb_optnumfield(L, 1, "ready", -1) < 0 && b->ops->replicas(b, &desired, &e) != 0)
+    if (lb_optnumfield(L, 1, "ready", -1) < 0
+        && counted(PG_OP_REPLICAS, b->ops->replicas(b, &desired, &e)) != 0)
         return lb_fail(L, &e);
     pg_wait w = {
         .ready = (int)lb_optintfield(L, 1, "ready", desired),
@@ -208,7 +219,7 @@ static int lb_k8s_wait(lua_State *L) {
         w.progress_ud = L;
     }
     double waited = 0;
-    int rc = b->ops->wait(b, &w, &waited, &e);
+    int rc = counted(PG_OP_WAIT, b->ops->wait(b, &w, &waited, &e));
     lb_progress_done(L);
     if (rc != 0) return lb_fail(L, &e);
     lua_pushnumber(L, waited);
@@ -234,7 +245,7 @@ static int lb_k8s_sleep(lua_State *L) {
     double s = luaL_checknumber(L, 1);
     luaL_argcheck(L, s >= 0 && isfinite(s), 1, "seconds must be >= 0");
     pg_err e = { "sleep", "backend sleep failed", 500 };
-    return ok_or_fail(L, b->ops->sleep(b, s), &e);
+    return ok_or_fail(L, counted(PG_OP_SLEEP, b->ops->sleep(b, s)), &e);
 }
 
 static int lb_k8s_backend(lua_State *L) {

@@ -569,12 +569,59 @@ void rt_push_handler(rt_state *s, int route) {
 
 /* ---- runtime ------------------------------------------------------------ */
 
+/* path as an absolute path when it names a folder, else NULL; takes
+ * ownership of path (may be NULL). The result is malloc'ed. */
+static char *existing_dir(char *path) {
+    struct stat st;
+    char *abs = path ? realpath(path, NULL) : NULL;
+    free(path);
+    if (abs && (stat(abs, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        free(abs);
+        abs = NULL;
+    }
+    return abs;
+}
+
+/* The source tree of a binary run from its build tree: CMake writes it into
+ * podgym-source-dir beside the binary, and `cmake --install` copies only the
+ * binary. malloc'ed, or NULL for an installed (or copied) binary. */
+static char *build_tree_source(const char *exe_dir) {
+    char *marker = NULL, *line = NULL;
+    size_t cap = 0;
+    if (asprintf(&marker, "%s/podgym-source-dir", exe_dir) < 0) return NULL;
+    FILE *f = fopen(marker, "r");
+    free(marker);
+    if (!f) return NULL;
+    ssize_t len = getline(&line, &cap, f);
+    fclose(f);
+    if (len <= 0) {
+        free(line);
+        return NULL;
+    }
+    line[strcspn(line, "\n")] = '\0';
+    return line;
+}
+
+/* A folder of the config (scripts, policies) as given. A default value
+ * (want == deflt) that is not a folder of the cwd is looked for next in
+ * <dir of the executable>/../share/podgym/<deflt>, where `cmake --install`
+ * puts it, then in the source tree of a binary run from its build tree. */
 static void resolve_dir(char *out, size_t n, const char *want, const char *deflt) {
     struct stat st;
     snprintf(out, n, "%s", want);
-    if (stat(out, &st) == 0) return;
-    /* The default folders fall back to the ones beside the sources. */
-    if (!strcmp(want, deflt)) snprintf(out, n, "%s/%s", PODGYM_SOURCE_DIR, deflt);
+    if (stat(want, &st) == 0 || strcmp(want, deflt)) return;
+    char *exe = realpath("/proc/self/exe", NULL), *slash = exe ? strrchr(exe, '/') : NULL;
+    char *path = NULL, *src = NULL, *dir = NULL;
+    if (slash) {
+        *slash = '\0';                                  /* exe: the executable's folder */
+        if (asprintf(&path, "%s/../share/podgym/%s", exe, deflt) >= 0) dir = existing_dir(path);
+        if (!dir && (src = build_tree_source(exe)) && asprintf(&path, "%s/%s", src, deflt) >= 0)
+            dir = existing_dir(path);
+    }
+    if (dir && strlen(dir) < n) snprintf(out, n, "%s", dir);
+    free(dir);
+    free(src);
+    free(exe);
 }
 
 static rt_gen *gen_build(rt_runtime *rt, rt_state **first, pg_err *e) {

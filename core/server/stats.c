@@ -1,7 +1,9 @@
-/* stats.c: request, latency, Lua and backend counters. One mutex; a small
- * fixed table (routes are few). */
+/* stats.c: request, latency, Lua and backend counters. One mutex for the
+ * requests (a small fixed table: routes are few); the backend counters are
+ * atomics, counted on every step. */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,6 @@
 #include "server/stats.h"
 
 #define MAX_SERIES 256
-#define MAX_OPS 32
 
 static const double buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                    0.25, 0.5, 1, 2.5, 5, 10, 30, 90 };
@@ -23,11 +24,6 @@ typedef struct series {
     unsigned long count;
 } series;
 
-typedef struct opcount {
-    char op[32];
-    unsigned long calls, errors;
-} opcount;
-
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static series req[MAX_SERIES];
 static size_t nreq;
@@ -35,8 +31,12 @@ static unsigned long hist[NB + 1];
 static double hist_sum;
 static unsigned long hist_count;
 static unsigned long lua_errors, lua_timeouts;
-static opcount ops[MAX_OPS];
-static size_t nops;
+static const char *const op_names[PG_OP_COUNT] = {
+    [PG_OP_PODS] = "pods",     [PG_OP_METRICS] = "metrics", [PG_OP_REPLICAS] = "replicas",
+    [PG_OP_SCALE] = "scale",   [PG_OP_DELETE_POD] = "delete_pod", [PG_OP_WAIT] = "wait",
+    [PG_OP_USAGE] = "usage",   [PG_OP_SLEEP] = "sleep",
+};
+static atomic_ulong op_calls[PG_OP_COUNT], op_errors[PG_OP_COUNT];
 
 void pg_stats_request(const char *method, const char *route, int status, double seconds) {
     pthread_mutex_lock(&mu);
@@ -65,17 +65,10 @@ void pg_stats_lua_error(int timed_out) {
     pthread_mutex_unlock(&mu);
 }
 
-void pg_stats_backend_call(const char *op, int failed) {
-    pthread_mutex_lock(&mu);
-    size_t i;
-    for (i = 0; i < nops; i++)
-        if (!strcmp(ops[i].op, op)) break;
-    if (i == nops && nops < MAX_OPS) snprintf(ops[nops++].op, sizeof ops[0].op, "%s", op);
-    if (i < nops) {
-        ops[i].calls++;
-        if (failed) ops[i].errors++;
-    }
-    pthread_mutex_unlock(&mu);
+void pg_stats_backend_call(pg_backend_op op, int failed) {
+    if ((unsigned)op >= PG_OP_COUNT) return;
+    atomic_fetch_add_explicit(&op_calls[op], 1, memory_order_relaxed);
+    if (failed) atomic_fetch_add_explicit(&op_errors[op], 1, memory_order_relaxed);
 }
 
 char *pg_stats_render(size_t *len) {
@@ -104,10 +97,14 @@ char *pg_stats_render(size_t *len) {
         lua_timeouts);
     pg_buf_printf(&b, "# HELP podgym_backend_calls_total Backend operations, by operation.\n"
             "# TYPE podgym_backend_calls_total counter\n");
-    for (size_t i = 0; i < nops; i++) pg_buf_printf(&b, "podgym_backend_calls_total{op=\"%s\"} %lu\n", ops[i].op, ops[i].calls);
+    for (int i = 0; i < PG_OP_COUNT; i++)
+        pg_buf_printf(&b, "podgym_backend_calls_total{op=\"%s\"} %lu\n", op_names[i],
+                      atomic_load_explicit(&op_calls[i], memory_order_relaxed));
     pg_buf_printf(&b, "# HELP podgym_backend_errors_total Failed backend operations, by operation.\n"
             "# TYPE podgym_backend_errors_total counter\n");
-    for (size_t i = 0; i < nops; i++) pg_buf_printf(&b, "podgym_backend_errors_total{op=\"%s\"} %lu\n", ops[i].op, ops[i].errors);
+    for (int i = 0; i < PG_OP_COUNT; i++)
+        pg_buf_printf(&b, "podgym_backend_errors_total{op=\"%s\"} %lu\n", op_names[i],
+                      atomic_load_explicit(&op_errors[i], memory_order_relaxed));
     pthread_mutex_unlock(&mu);
     return pg_buf_take(&b, len);
 }

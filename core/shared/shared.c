@@ -138,8 +138,8 @@ static void grow_locked(pg_shared *sh) {
 static int no_memory(pg_err *e) { return pg_errf(e, 503, "no_memory", "no memory"); }
 
 static int check_key(const char *key, size_t *klen, pg_err *e) {
-    if (!key || !*key) return pg_errf(e, 400, "bad_key", "key must not be empty");
-    *klen = strlen(key);
+    *klen = key ? strlen(key) : 0;
+    if (!*klen) return pg_errf(e, 400, "bad_key", "key must not be empty");
     if (*klen > PG_SHARED_KEY_MAX)
         return pg_errf(e, 400, "bad_key", "key is too long (%zu bytes, at most %d)", *klen, PG_SHARED_KEY_MAX);
     return 0;

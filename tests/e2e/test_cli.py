@@ -78,22 +78,28 @@ if pid == 0:
     os.environ["HOME"] = d
     os.execv(BIN, [BIN, "repl", "-c", cfg])
 out = b""
+seen = 0                                         # out[:seen] holds the tokens matched so far
 
 
 def read_until(token, timeout=10):
-    global out
+    """Read the repl's output until token appears past the last match (it may
+    already have arrived with an earlier read); True when it did."""
+    global out, seen
     end = time.time() + timeout
-    while time.time() < end:
-        r, _, _ = select.select([fd], [], [], 0.1)
+    while True:
+        at = out.find(token.encode(), seen)
+        if at >= 0:
+            seen = at + len(token)
+            return True
+        left = end - time.time()
+        if left <= 0:
+            return False
+        r, _, _ = select.select([fd], [], [], min(left, 0.1))
         if r:
             try:
-                chunk = os.read(fd, 4096)
+                out += os.read(fd, 4096)
             except OSError:
-                break
-            out += chunk
-            if token.encode() in out:
-                return True
-    return False
+                return out.find(token.encode(), seen) >= 0
 
 
 def send(line):
@@ -123,7 +129,7 @@ send("json.encode({ok = true})")
 check(read_until('{"ok":true}'), "modules are loaded in the repl")
 # Ctrl-D only once libedit reads keys in raw mode: typed ahead while the terminal is still
 # in cooked mode (the prompt is printed before the switch), the tty turns it into a NUL.
-read_until('{"ok":true}\r\npodgym> ')
+check(read_until("podgym> "), "the prompt follows the result")
 end = time.time() + 10
 while termios.tcgetattr(fd)[3] & termios.ICANON and time.time() < end:
     time.sleep(0.01)

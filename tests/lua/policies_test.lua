@@ -1,4 +1,5 @@
--- Unit tests of the default policies (run through `podgym run`).
+-- Unit tests of the policies' mechanisms (run through `podgym run`): the
+-- values a researcher edits come from the policy tables, never from here.
 local failures, count = 0, 0
 local function check(cond, what)
   count = count + 1
@@ -6,35 +7,68 @@ local function check(cond, what)
 end
 local function near(a, b) return math.abs(a - b) < 1e-9 end
 
--- pruning.lua
+-- pruning.lua: unsatisfactory() judges by the policy's tables as they are;
+-- the test sets its own (a REPL may edit them the same way)
 local pruning = require "pruning"
-for _, s in ipairs { "Pending", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Error" } do
-  local bad, reason = pruning.unsatisfactory { status = s, age_s = 1 }
-  check(bad and reason == s, "pruning: " .. s .. " is unsatisfactory")
-end
-check(not pruning.unsatisfactory { status = "Running", age_s = 100 }, "pruning: Running stays")
-check(not pruning.unsatisfactory { status = "ContainerCreating", age_s = 5 }, "pruning: a young ContainerCreating pod stays")
-check(pruning.unsatisfactory { status = "ContainerCreating", age_s = 31 }, "pruning: ContainerCreating past the grace goes")
-local bad, reason = pruning.unsatisfactory { status = "Running", deleting = true, age_s = 3 }
-check(bad and reason == "Terminating", "pruning: a deleting pod is Terminating and goes")
+pruning.states = { Pending = true, ContainerCreating = true, Terminating = true }
+pruning.grace_s = { ContainerCreating = 30 }
+local bad, reason = pruning.unsatisfactory { status = "Pending", age_s = 1 }
+check(bad and reason == "Pending", "pruning: a listed state is unsatisfactory")
+check(not pruning.unsatisfactory { status = "CrashLoopBackOff", age_s = 100 }, "pruning: a state not listed stays")
+check(not pruning.unsatisfactory { status = "ContainerCreating", age_s = 29 }, "pruning: within its grace a pod stays")
+check(pruning.unsatisfactory { status = "ContainerCreating", age_s = 31 }, "pruning: past its grace a pod goes")
+bad, reason = pruning.unsatisfactory { status = "Running", deleting = true, age_s = 3 }
+check(bad and reason == "Terminating", "pruning: a deleting pod is judged as Terminating")
 
--- scaling.lua
-local scaling = require "scaling"
-check(scaling.min == 1 and scaling.max == 5 and scaling.step == 1, "scaling: bounds 1..5, step 1")
-check(scaling.timeout_s == 90, "scaling: waits 90 s")
+-- scaling.lua: the bounds a route uses come from the policy file. A child
+-- `podgym run` whose config names a folder with the test's own scaling.lua
+-- (min 2, max 3) reads those bounds through ops.bounds().
+local bin = os.getenv("PODGYM_BIN") or "build/podgym"
+local src = os.getenv("PODGYM_SRC") or "."
+local tmp = io.popen("mktemp -d /tmp/podgym-policies-XXXXXX"):read("l")
+local function sh(q) return "'" .. q:gsub("'", "'\\''") .. "'" end
+local function put(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+assert(os.execute("mkdir -p " .. sh(tmp .. "/policies") .. " " .. sh(tmp .. "/scripts") .. " && cp -r "
+                  .. sh(src .. "/scripts/lib") .. " " .. sh(tmp .. "/scripts/")))
+put(tmp .. "/podgym.yaml", string.format("scripts: %s/scripts\npolicies: %s/policies\ndata_dir: %s/data\n", tmp, tmp, tmp))
+put(tmp .. "/bounds.lua", [[
+local ok, min, max, step, timeout = pcall(require("ops").bounds)
+print(ok and table.concat({ min, max, step, timeout }, ",") or (min.code .. ": " .. min.message))
+]])
+local function child_bounds(policy)
+  put(tmp .. "/policies/scaling.lua", policy)
+  local p = io.popen(sh(bin) .. " run " .. sh(tmp .. "/bounds.lua") .. " -c " .. sh(tmp .. "/podgym.yaml") .. " 2>&1")
+  local out = p:read("a")
+  p:close()
+  return (out:gsub("\n$", ""))
+end
+local got = child_bounds "return { min = 2, max = 3, step = 1, timeout_s = 7 }\n"
+check(got == "2,3,1,7", "ops.bounds: min 2, max 3, step 1, 7 s from the policy file (" .. got .. ")")
+got = child_bounds "return { min = 2, max = 3 }\n"
+check(got == "2,3,1,90", "ops.bounds: step 1 and 90 s when the policy leaves them out (" .. got .. ")")
+got = child_bounds "return { min = 4, max = 3 }\n"
+check(got:match "^bad_policy: policies/scaling.lua:", "ops.bounds: min > max in the file is a bad policy (" .. got .. ")")
+got = child_bounds "return { min = 1.5, max = 3 }\n"
+check(got:match "^bad_policy: policies/scaling.lua:", "ops.bounds: a bound that is not an integer is a bad policy")
+os.execute("rm -rf " .. sh(tmp))
+
 -- ops.bounds() follows the policy table as it is now (a REPL may edit it)
+local scaling = require "scaling"
 local ops = require "ops"
 local function bounds() return table.concat({ ops.bounds() }, ",") end
-check(bounds() == "1,5,1,90", "ops.bounds: the policy's 1..5, step 1, 90 s")
+scaling.min, scaling.max, scaling.step, scaling.timeout_s = 2, 3, 1, 7
+check(bounds() == "2,3,1,7", "ops.bounds: the table's min 2, max 3, step 1, 7 s")
 scaling.max = 8
-check(bounds() == "1,8,1,90", "ops.bounds: an edited max is seen at once")
+check(bounds() == "2,8,1,7", "ops.bounds: an edited max is seen at once")
 scaling.min = 9
 local ok, err = pcall(ops.bounds)
 check(not ok and type(err) == "table" and err.code == "bad_policy", "ops.bounds: min > max after an edit is a bad policy")
-scaling.min, scaling.step, scaling.timeout_s = 1, 2, 30
-check(bounds() == "1,8,2,30", "ops.bounds: edited step and timeout are seen")
-scaling.max, scaling.step, scaling.timeout_s = 5, 1, 90
-check(bounds() == "1,5,1,90", "ops.bounds: back to the defaults")
+scaling.min, scaling.step, scaling.timeout_s = 2, 2, 30
+check(bounds() == "2,8,2,30", "ops.bounds: edited step and timeout are seen")
 
 -- podview.round2 rounds half up to 2 decimals, as floor(x * 100 + 0.5) / 100
 local round2 = require("podview").round2
