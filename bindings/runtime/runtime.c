@@ -1,6 +1,7 @@
 /* runtime.c: Lua states, generations, hot reload, pcall with deadline. */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,7 +19,6 @@
 #include "base/clock.h"
 #include "embedded_lua.h"
 #include "server/http.h"
-#include "runtime/lalloc.h"
 #include "modules/lb.h"
 #include "base/log.h"
 #include "runtime/runtime_priv.h"
@@ -36,6 +36,7 @@ struct rt_runtime {
     int next_id;
     char last_error[1024];
     int reloads, failed;
+    int replace;                        /* states closed past their memory cap, to build anew */
     pthread_t watcher;
     int watching;
     atomic_int stop;                    /* set by rt_free, read by the watcher */
@@ -209,6 +210,19 @@ int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e) 
     int rc = lua_pcall(L, nargs, nresults, base);
     int timed_out = armed && dl_disarm(s, prev);
     lua_remove(L, base);                            /* [results...] or [err] */
+    if (s && (rc == LUA_ERRMEM || s->heap.over)) {
+        /* Past the cap, even when a pcall in the script caught the memory
+         * error: the request fails and rt_checkin closes the state. */
+        if (rc == LUA_OK) {
+            lua_settop(L, base - 1);
+            lua_pushnil(L);                         /* [err] */
+        }
+        s->heap.over = 1;
+        if (s->heap.cap) pg_errf(e, 503, "lua_memory", "Lua memory limit of %zu MB exceeded", s->heap.cap >> 20);
+        else pg_errf(e, 503, "lua_memory", "not enough memory for Lua");
+        pg_log(PG_LOG_WARN, "lua: %s", e->message);
+        return LUA_ERRMEM;
+    }
     if (rc == LUA_OK) return rc;
     if (timed_out) {
         pg_errf(e, 504, "deadline", "Lua deadline of %d ms exceeded", deadline_ms);
@@ -408,16 +422,13 @@ static void state_close(rt_state *s) {
     if (!s) return;
     dl_forget(s);
     lua_close(s->L);
-    lb_heap_free(s->heap);
     if (s->gen) gen_unref(s->rt, s->gen);
     free(s);
 }
 
 #define GC_AUTO_MINOR 50          /* see rt_collect; below the major trigger (100) */
 
-static size_t heap_bytes(lua_State *L) {
-    return (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
-}
+static size_t heap_bytes(lua_State *L) { return state_of(L)->heap.used; }
 
 static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags, pg_err *e) {
     rt_state *s = calloc(1, sizeof *s);
@@ -425,10 +436,10 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
     s->eng = eng;
     s->rt = rt;
     s->flags = flags;
-    s->heap = lb_heap_new();
-    lua_State *L = s->L = s->heap ? lua_newstate(lb_heap_alloc, s->heap) : NULL;
+    int sandboxed = (flags & RT_SANDBOX) != 0;
+    if (sandboxed && eng) s->heap.cap = (size_t)eng->cfg.limits.lua_memory_mb << 20;
+    lua_State *L = s->L = lua_newstate(lb_heap_alloc, &s->heap);
     if (!L) {
-        lb_heap_free(s->heap);
         free(s);
         pg_errf(e, 500, "no_memory", "cannot create a Lua state");
         return NULL;
@@ -454,7 +465,6 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, REG_ROUTES);
 
-    int sandboxed = (flags & RT_SANDBOX) != 0;
     lua_pushboolean(L, sandboxed);
     lua_pushcfunction(L, req_fields);
     if (run_embedded(L, lua_prelude, lua_prelude_len, "=prelude", 2, 1, e) < 0) goto fail;
@@ -703,6 +713,18 @@ int rt_reloads(rt_runtime *rt, int *failed) {
     return n;
 }
 
+/* A new state of the current generation; called with rt->mu held, which it releases. */
+static rt_state *state_new_current(rt_runtime *rt) {
+    rt_gen *g = rt->cur;
+    g->refs++;                                  /* hold it while the state is built */
+    pthread_mutex_unlock(&rt->mu);
+    pg_err e;
+    rt_state *s = state_new(rt->eng, rt, g, rt->flags, &e);
+    gen_unref(rt, g);
+    if (!s) pg_log(PG_LOG_ERROR, "cannot create a Lua state: %s", e.message);
+    return s;
+}
+
 rt_state *rt_checkout(rt_runtime *rt) {
     pthread_mutex_lock(&rt->mu);
     while (rt->nidle) {
@@ -715,14 +737,7 @@ rt_state *rt_checkout(rt_runtime *rt) {
         state_close(s);
         pthread_mutex_lock(&rt->mu);
     }
-    rt_gen *g = rt->cur;
-    g->refs++;                                  /* hold it while the state is built */
-    pthread_mutex_unlock(&rt->mu);
-    pg_err e;
-    rt_state *s = state_new(rt->eng, rt, g, rt->flags, &e);
-    gen_unref(rt, g);
-    if (!s) pg_log(PG_LOG_ERROR, "cannot create a Lua state: %s", e.message);
-    return s;
+    return state_new_current(rt);
 }
 
 /* Collection off the request's path. Requests leave short-lived garbage,
@@ -740,6 +755,16 @@ rt_state *rt_checkout(rt_runtime *rt) {
 
 void rt_checkin(rt_runtime *rt, rt_state *s) {
     if (!s) return;
+    if (s->heap.over) {
+        /* Past its cap: whatever it holds goes, and the memory goes back to
+         * the system (glibc keeps freed blocks for reuse otherwise). */
+        state_close(s);
+        malloc_trim(0);
+        pthread_mutex_lock(&rt->mu);
+        rt->replace++;
+        pthread_mutex_unlock(&rt->mu);
+        return;
+    }
     lua_settop(s->L, 0);
     size_t grow = s->gc_base / 100 * GC_DUE_PCT;
     if (grow < GC_DUE_MIN) grow = GC_DUE_MIN;
@@ -771,6 +796,11 @@ static int collect_step(lua_State *L) {
 
 void rt_collect(rt_runtime *rt) {
     pthread_mutex_lock(&rt->mu);
+    if (rt->replace) {                          /* for a state closed past its cap */
+        rt->replace--;
+        rt_checkin(rt, state_new_current(rt));
+        return;
+    }
     rt_state *s = rt->nidle ? rt->idle[rt->nidle - 1] : NULL;
     if (!s || !s->gc_due) {
         pthread_mutex_unlock(&rt->mu);

@@ -8,6 +8,7 @@
 
 #include <lua.h>
 
+#include "runtime/lalloc.h"
 #include "runtime/runtime.h"
 
 typedef struct rt_file {
@@ -39,7 +40,7 @@ typedef struct rt_gen {
 
 struct rt_state {
     lua_State *L;
-    struct lb_heap *heap;       /* the state's allocator (lalloc.c) */
+    lb_heap heap;               /* the state's allocator and its count (lalloc.c) */
     pg_engine *eng;
     rt_runtime *rt;
     rt_gen *gen;                /* NULL for repl/run states */
