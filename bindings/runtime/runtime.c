@@ -428,6 +428,93 @@ static void state_close(rt_state *s) {
 
 #define GC_AUTO_MINOR 50          /* see rt_collect; below the major trigger (100) */
 
+/* warn(): a warning becomes a WARN log line. As in lauxlib, a one-piece
+ * message "@on" or "@off" switches warnings (other "@..." are ignored), and
+ * the pieces of warn("a", "b") make one message; warnings start on, as with
+ * `lua -W`. */
+static void on_warn(void *ud, const char *msg, int tocont) {
+    rt_state *s = ud;
+    if (!s->warn_len && !tocont && msg[0] == '@') {
+        if (!strcmp(msg, "@on")) s->warn_off = 0;
+        else if (!strcmp(msg, "@off")) s->warn_off = 1;
+        return;
+    }
+    size_t room = sizeof s->warn - 1 - s->warn_len, n = strlen(msg);
+    memcpy(s->warn + s->warn_len, msg, n < room ? n : room);
+    s->warn_len += n < room ? n : room;
+    if (tocont) return;
+    s->warn[s->warn_len] = '\0';
+    if (!s->warn_off) pg_log(PG_LOG_WARN, "lua warning: %s", s->warn);
+    s->warn_len = 0;
+}
+
+/* The standard libraries of a route/policy state. Only these are opened, as
+ * Redis builds its scripting state; os and debug are opened into a table
+ * from which only the allowed functions are taken, and package stays out of
+ * reach: require keeps it as its upvalue, with the searchers set here.
+ * The base library's file functions are removed, and load, setmetatable
+ * and collectgarbage are narrowed by prelude.lua. */
+static const luaL_Reg sandbox_libs[] = {
+    { LUA_GNAME, luaopen_base },         { LUA_TABLIBNAME, luaopen_table },
+    { LUA_STRLIBNAME, luaopen_string },  { LUA_MATHLIBNAME, luaopen_math },
+    { LUA_UTF8LIBNAME, luaopen_utf8 },   { LUA_COLIBNAME, luaopen_coroutine },
+    { NULL, NULL },
+};
+static const char *const os_allowed[] = { "time", "clock", "date", "difftime", NULL };
+static const char *const debug_allowed[] = { "traceback", NULL };
+
+/* [] -> []: global and package.loaded name = {allowed functions of the library} */
+static void open_part(lua_State *L, const char *name, lua_CFunction open, const char *const *allowed) {
+    lua_pushcfunction(L, open);
+    lua_call(L, 0, 1);                              /* [lib]: neither global nor loaded */
+    lua_newtable(L);                                /* [lib, part] */
+    for (const char *const *f = allowed; *f; f++) {
+        lua_getfield(L, -2, *f);
+        lua_setfield(L, -2, *f);
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, name);                      /* [lib, part, loaded] */
+    lua_pop(L, 1);
+    lua_setglobal(L, name);
+    lua_pop(L, 1);
+}
+
+static void open_sandbox_libs(lua_State *L) {
+    for (const luaL_Reg *l = sandbox_libs; l->name; l++) {
+        luaL_requiref(L, l->name, l->func, 1);
+        lua_pop(L, 1);
+    }
+    open_part(L, LUA_OSLIBNAME, luaopen_os, os_allowed);
+    open_part(L, LUA_DBLIBNAME, luaopen_debug, debug_allowed);
+    lua_pushnil(L);
+    lua_setglobal(L, "dofile");
+    lua_pushnil(L);
+    lua_setglobal(L, "loadfile");
+    lua_getglobal(L, LUA_STRLIBNAME);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+    /* package: require's own, set as a global by luaopen_package */
+    lua_pushcfunction(L, luaopen_package);
+    lua_call(L, 0, 1);                              /* [package] */
+    lua_getfield(L, -1, "searchers");
+    lua_rawgeti(L, -1, 1);                          /* [package, searchers, preload] */
+    lua_createtable(L, 2, 0);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, 1);
+    lua_pushcfunction(L, gen_searcher);
+    lua_rawseti(L, -2, 2);                          /* [package, searchers, new] */
+    lua_setfield(L, -3, "searchers");
+    lua_pop(L, 1);
+    static const char *const drop[] = { "loadlib", "searchpath", "path", "cpath", NULL };
+    for (const char *const *f = drop; *f; f++) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, *f);
+    }
+    lua_pop(L, 1);
+}
+
 static size_t heap_bytes(lua_State *L) { return state_of(L)->heap.used; }
 
 static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags, pg_err *e) {
@@ -447,7 +534,9 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
     lua_atpanic(L, at_panic);
     lua_gc(L, LUA_GCGEN, GC_AUTO_MINOR, 0);     /* requests leave short-lived garbage */
     *(rt_state **)lua_getextraspace(L) = s;
-    luaL_openlibs(L);
+    lua_setwarnf(L, on_warn, s);
+    if (sandboxed) open_sandbox_libs(L);
+    else luaL_openlibs(L);
     if (g) {
         pthread_mutex_lock(&rt->mu);
         g->refs++;
@@ -479,28 +568,17 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
         lua_pop(L, 1);
     }
 
-    /* package.searchers: {preload, this generation's policies} in the sandbox;
-     * repl/run keep the standard searchers and find policies on disk. */
-    lua_getglobal(L, "package");
-    if (sandboxed) {
-        lua_getfield(L, -1, "searchers");
-        lua_rawgeti(L, -1, 1);                      /* [package, searchers, preload] */
-        lua_createtable(L, 2, 0);
-        lua_insert(L, -2);
-        lua_rawseti(L, -2, 1);
-        lua_pushcfunction(L, gen_searcher);
-        lua_rawseti(L, -2, 2);                      /* [package, searchers, new] */
-        lua_setfield(L, -3, "searchers");
-        lua_pop(L, 1);
-    } else if (eng) {
+    /* repl/run keep the standard searchers and find policies on disk (the
+     * sandbox's searchers are {preload, this generation's modules}). */
+    if (!sandboxed && eng) {
         const char *pol = rt ? rt->policies_dir : eng->cfg.policies;
         const char *scr = rt ? rt->scripts_dir : eng->cfg.scripts;
+        lua_getglobal(L, "package");
         lua_getfield(L, -1, "path");
         lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/lib/?.lua;%s", pol, pol, scr, lua_tostring(L, -1));
         lua_setfield(L, -3, "path");
-        lua_pop(L, 1);
+        lua_pop(L, 2);
     }
-    lua_pop(L, 1);
 
     if (g) {
         int deadline = eng ? eng->cfg.limits.lua_deadline_ms : 0;

@@ -18,7 +18,8 @@
 typedef struct rt_runtime rt_runtime;
 typedef struct rt_state rt_state;
 
-enum { RT_SANDBOX = 1 };        /* route/policy states; repl and run get the full library */
+enum { RT_SANDBOX = 1 };        /* route/policy states: the allowed libraries, read-only globals and
+                                   the memory cap; repl and run get the full library and no cap */
 
 rt_runtime *rt_new(pg_engine *eng, int flags, pg_err *e);
 void rt_free(rt_runtime *rt);

@@ -61,6 +61,9 @@ struct rt_state {
     int gc_due;                 /* grown enough since: rt_collect may take it */
     struct http_req *req;       /* the request being served, NULL between requests */
     lua_Integer req_seq;        /* its number: a req table kept past its request sees none */
+    int warn_off;               /* warn("@off") was called */
+    size_t warn_len;            /* the pieces of a warning gathered so far */
+    char warn[512];
 };
 
 /* deadline.c: a Lua call's CPU-time deadline without a count hook (a count
