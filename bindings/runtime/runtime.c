@@ -170,8 +170,9 @@ void rt_deadline_hook(lua_State *L, lua_Debug *ar) {
 
 void rt_interrupt(lua_State *L) {
     rt_state *s = state_of(L);
-    if (s) atomic_store(&s->interrupt, 1);
-    lua_sethook(L, rt_deadline_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    if (!s) return;
+    atomic_store(&s->interrupt, 1);
+    dl_hook_running(s);
 }
 
 static int msgh(lua_State *L) {
@@ -537,6 +538,7 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
     lua_setwarnf(L, on_warn, s);
     if (sandboxed) open_sandbox_libs(L);
     else luaL_openlibs(L);
+    dl_open_coroutines(L);
     if (g) {
         pthread_mutex_lock(&rt->mu);
         g->refs++;

@@ -52,6 +52,7 @@ struct rt_state {
     atomic_int timed_out;       /* set by the watchdog's signal, on the running thread */
     atomic_ulong call;          /* armed calls so far */
     atomic_ulong fire;          /* the call the watchdog found past its deadline */
+    _Atomic(lua_State *) co;    /* the innermost coroutine it resumed, running now */
     pid_t tid;                  /* the thread running the call, and its CPU clock */
     clockid_t cpu;
     int registered;
@@ -76,6 +77,12 @@ int dl_arm(rt_state *s, int ms, rt_state **prev);   /* before the call: 1 when a
 int dl_disarm(rt_state *s, rt_state *prev);          /* after an armed call: 1 when the deadline fired */
 void dl_forget(rt_state *s);                         /* before the state is freed */
 void rt_deadline_hook(lua_State *L, lua_Debug *ar);
+/* Set rt_deadline_hook on the running thread (the main one and the innermost
+ * coroutine it resumed); safe in a signal handler. */
+void dl_hook_running(rt_state *s);
+/* [] -> []: coroutine.resume and coroutine.wrap note the coroutine they run,
+ * so that the deadline (and the repl's interrupt) reach into it. */
+void dl_open_coroutines(lua_State *L);
 
 rt_gen *rt_state_gen(rt_state *s);
 rt_state *rt_state_of(lua_State *L);
