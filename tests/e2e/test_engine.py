@@ -244,6 +244,25 @@ try:
 finally:
     a.cleanup()
 
+# The token from the environment (read once, in C): the same check, and no
+# script can read it (os.getenv is not there, engine.config() leaves it out).
+a = Server(copy_scripts=False, env={"PODGYM_TOKEN": "from-env-7"})
+try:
+    write(os.path.join(a.scripts, "hello.lua"), HELLO)
+    write(os.path.join(a.scripts, "peek.lua"), 'return {method="POST", path="/peek", handler=function()\n'
+          '  return {getenv = os.getenv ~= nil, config = json.encode(engine.config())} end}\n')
+    st, body, _ = a.post("/_engine/reload")
+    check(st == 401 and is_error(body, "unauthorized"), "PODGYM_TOKEN set: POST without the token is 401")
+    auth = {"Authorization": "Bearer from-env-7"}
+    st, body, _ = a.post("/_engine/reload", headers=auth)
+    check(st == 200, "PODGYM_TOKEN set: POST with it is 200")
+    st, body, _ = a.post("/peek", headers=auth)
+    check(st == 200 and body["getenv"] is False and "from-env-7" not in body["config"],
+          "a route cannot read the token: no os.getenv, not in engine.config()")
+    check(a.get("/")[0] == 200, "PODGYM_TOKEN set: GET needs no token")
+finally:
+    a.cleanup()
+
 # Bad configs and flags: one line naming file and line, exit status 2.
 d = tempfile.mkdtemp()
 bad = os.path.join(d, "podgym.yaml")
