@@ -35,21 +35,13 @@ function REQ:json()
 end
 
 if sandboxed then
-  os = {
-    time = os.time, clock = os.clock, date = os.date,
-    difftime = os.difftime, getenv = os.getenv,
-  }
-  io = nil
-  dofile, loadfile = nil, nil
-  string.dump = nil
-  debug = { traceback = debug.traceback }
-  package.loadlib = nil
-  package.path, package.cpath = "", ""
+  -- The libraries were opened by runtime.c (only the allowed ones); the base
+  -- library's load, setmetatable and collectgarbage are narrowed here.
 
   -- No finalizers: the collector runs them with hooks off, so the CPU
   -- deadline could not stop one that never returns. (Lua marks an object
   -- for finalization only when its metatable has __gc as it is set.)
-  local rawsetmetatable, rawget, type = setmetatable, rawget, type
+  local rawsetmetatable, rawget, type, error, select = setmetatable, rawget, type, error, select
   setmetatable = function(t, mt)
     if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
       error("__gc finalizers are not available to scripts", 2)
@@ -62,6 +54,19 @@ if sandboxed then
   load = function(chunk, name, mode, ...)
     if select("#", ...) > 0 then return rawload(chunk, name, "t", ...) end
     return rawload(chunk, name, "t")
+  end
+
+  -- Reading the heap and small steps only: a full collection, stopping the
+  -- collector or changing its mode would stall or outlast the request.
+  local rawcollect = collectgarbage
+  local STEP_MAX_KB = 1024
+  collectgarbage = function(opt, arg)
+    if opt == "count" or opt == "isrunning" then return rawcollect(opt) end
+    if opt == "step" and (arg == nil or (type(arg) == "number" and arg <= STEP_MAX_KB)) then
+      return rawcollect("step", arg or 0)
+    end
+    error(string.format("collectgarbage(%q) is not available to scripts (count, isrunning, step up to %d KB are)",
+      tostring(opt or "collect"), STEP_MAX_KB), 2)
   end
 end
 

@@ -8,6 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lauxlib.h>
+#include <lualib.h>
+
 #include "base/log.h"
 #include "runtime/runtime_priv.h"
 
@@ -36,7 +39,15 @@ static void on_signal(int sig) {
     rt_state *s = running;
     if (!s || !atomic_load(&s->armed) || atomic_load(&s->fire) != atomic_load(&s->call)) return;
     atomic_store(&s->timed_out, 1);
-    lua_sethook(s->L, rt_deadline_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    dl_hook_running(s);
+}
+
+static void hook(lua_State *L) { lua_sethook(L, rt_deadline_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1); }
+
+void dl_hook_running(rt_state *s) {
+    hook(s->L);
+    lua_State *co = atomic_load(&s->co);
+    if (co) hook(co);
 }
 
 static double ms_between(const struct timespec *a, const struct timespec *b) {
@@ -183,4 +194,67 @@ void dl_forget(rt_state *s) {
             break;
         }
     pthread_mutex_unlock(&wd.mu);
+}
+
+/* ---- coroutines --------------------------------------------------------
+ * A hook set on the main thread does not reach a coroutine it resumed, so
+ * resume and wrap note the coroutine they run in s->co (the innermost; the
+ * one before is kept on the C stack), where dl_hook_running finds it. When
+ * the coroutine has stopped, by the hook's error or otherwise, the resumer
+ * is hooked in turn if the deadline has passed. */
+
+static int pending(rt_state *s) {
+    return atomic_load(&s->interrupt) || (atomic_load(&s->armed) && atomic_load(&s->timed_out));
+}
+
+/* [f, args...] -> [results...]: f (the library's resume, or a wrap
+ * closure) called with co noted as running; its error raised again. */
+static int run_noted(lua_State *L, lua_State *co) {
+    rt_state *s = rt_state_of(L);
+    if (pending(s)) hook(co);
+    else if (lua_gethook(co) == rt_deadline_hook) lua_sethook(co, NULL, 0, 0);   /* left from a past call */
+    lua_State *prev = atomic_load(&s->co);
+    atomic_store(&s->co, co);
+    int rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    atomic_store(&s->co, prev);
+    if (pending(s)) hook(L);
+    if (rc != LUA_OK) return lua_error(L);
+    return lua_gettop(L);
+}
+
+static int co_resume(lua_State *L) {
+    lua_State *co = lua_tothread(L, 1);
+    luaL_argexpected(L, co, 1, "coroutine");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);                               /* [resume, co, args...] */
+    return run_noted(L, co);
+}
+
+static int co_wrapped(lua_State *L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);                               /* [wrapped, args...] */
+    return run_noted(L, lua_tothread(L, lua_upvalueindex(2)));
+}
+
+static int co_wrap(lua_State *L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);              /* [wrapped]: the library's closure */
+    if (!lua_getupvalue(L, -1, 1)) return 1;        /* [wrapped, co] */
+    lua_pushcclosure(L, co_wrapped, 2);
+    return 1;
+}
+
+void dl_open_coroutines(lua_State *L) {
+    if (lua_getglobal(L, LUA_COLIBNAME) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_getfield(L, -1, "resume");
+    lua_pushcclosure(L, co_resume, 1);
+    lua_setfield(L, -2, "resume");
+    lua_getfield(L, -1, "wrap");
+    lua_pushcclosure(L, co_wrap, 1);
+    lua_setfield(L, -2, "wrap");
+    lua_pop(L, 1);
 }

@@ -1,6 +1,7 @@
 /* runtime.c: Lua states, generations, hot reload, pcall with deadline. */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,7 +19,6 @@
 #include "base/clock.h"
 #include "embedded_lua.h"
 #include "server/http.h"
-#include "runtime/lalloc.h"
 #include "modules/lb.h"
 #include "base/log.h"
 #include "runtime/runtime_priv.h"
@@ -36,6 +36,7 @@ struct rt_runtime {
     int next_id;
     char last_error[1024];
     int reloads, failed;
+    int replace;                        /* states closed past their memory cap, to build anew */
     pthread_t watcher;
     int watching;
     atomic_int stop;                    /* set by rt_free, read by the watcher */
@@ -169,8 +170,9 @@ void rt_deadline_hook(lua_State *L, lua_Debug *ar) {
 
 void rt_interrupt(lua_State *L) {
     rt_state *s = state_of(L);
-    if (s) atomic_store(&s->interrupt, 1);
-    lua_sethook(L, rt_deadline_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    if (!s) return;
+    atomic_store(&s->interrupt, 1);
+    dl_hook_running(s);
 }
 
 static int msgh(lua_State *L) {
@@ -209,6 +211,19 @@ int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e) 
     int rc = lua_pcall(L, nargs, nresults, base);
     int timed_out = armed && dl_disarm(s, prev);
     lua_remove(L, base);                            /* [results...] or [err] */
+    if (s && (rc == LUA_ERRMEM || s->heap.over)) {
+        /* Past the cap, even when a pcall in the script caught the memory
+         * error: the request fails and rt_checkin closes the state. */
+        if (rc == LUA_OK) {
+            lua_settop(L, base - 1);
+            lua_pushnil(L);                         /* [err] */
+        }
+        s->heap.over = 1;
+        if (s->heap.cap) pg_errf(e, 503, "lua_memory", "Lua memory limit of %zu MB exceeded", s->heap.cap >> 20);
+        else pg_errf(e, 503, "lua_memory", "not enough memory for Lua");
+        pg_log(PG_LOG_WARN, "lua: %s", e->message);
+        return LUA_ERRMEM;
+    }
     if (rc == LUA_OK) return rc;
     if (timed_out) {
         pg_errf(e, 504, "deadline", "Lua deadline of %d ms exceeded", deadline_ms);
@@ -396,16 +411,100 @@ static void state_close(rt_state *s) {
     if (!s) return;
     dl_forget(s);
     lua_close(s->L);
-    lb_heap_free(s->heap);
     if (s->gen) gen_unref(s->rt, s->gen);
     free(s);
 }
 
 #define GC_AUTO_MINOR 50          /* see rt_collect; below the major trigger (100) */
 
-static size_t heap_bytes(lua_State *L) {
-    return (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
+/* warn(): a warning becomes a WARN log line. As in lauxlib, a one-piece
+ * message "@on" or "@off" switches warnings (other "@..." are ignored), and
+ * the pieces of warn("a", "b") make one message; warnings start on, as with
+ * `lua -W`. */
+static void on_warn(void *ud, const char *msg, int tocont) {
+    rt_state *s = ud;
+    if (!s->warn_len && !tocont && msg[0] == '@') {
+        if (!strcmp(msg, "@on")) s->warn_off = 0;
+        else if (!strcmp(msg, "@off")) s->warn_off = 1;
+        return;
+    }
+    size_t room = sizeof s->warn - 1 - s->warn_len, n = strlen(msg);
+    memcpy(s->warn + s->warn_len, msg, n < room ? n : room);
+    s->warn_len += n < room ? n : room;
+    if (tocont) return;
+    s->warn[s->warn_len] = '\0';
+    if (!s->warn_off) pg_log(PG_LOG_WARN, "lua warning: %s", s->warn);
+    s->warn_len = 0;
 }
+
+/* The standard libraries of a route/policy state. Only these are opened, as
+ * Redis builds its scripting state; os and debug are opened into a table
+ * from which only the allowed functions are taken, and package stays out of
+ * reach: require keeps it as its upvalue, with the searchers set here.
+ * The base library's file functions are removed, and load, setmetatable
+ * and collectgarbage are narrowed by prelude.lua. */
+static const luaL_Reg sandbox_libs[] = {
+    { LUA_GNAME, luaopen_base },         { LUA_TABLIBNAME, luaopen_table },
+    { LUA_STRLIBNAME, luaopen_string },  { LUA_MATHLIBNAME, luaopen_math },
+    { LUA_UTF8LIBNAME, luaopen_utf8 },   { LUA_COLIBNAME, luaopen_coroutine },
+    { NULL, NULL },
+};
+static const char *const os_allowed[] = { "time", "clock", "date", "difftime", NULL };
+static const char *const debug_allowed[] = { "traceback", NULL };
+
+/* [] -> []: global and package.loaded name = {allowed functions of the library} */
+static void open_part(lua_State *L, const char *name, lua_CFunction open, const char *const *allowed) {
+    lua_pushcfunction(L, open);
+    lua_call(L, 0, 1);                              /* [lib]: neither global nor loaded */
+    lua_newtable(L);                                /* [lib, part] */
+    for (const char *const *f = allowed; *f; f++) {
+        lua_getfield(L, -2, *f);
+        lua_setfield(L, -2, *f);
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, name);                      /* [lib, part, loaded] */
+    lua_pop(L, 1);
+    lua_setglobal(L, name);
+    lua_pop(L, 1);
+}
+
+static void open_sandbox_libs(lua_State *L) {
+    for (const luaL_Reg *l = sandbox_libs; l->name; l++) {
+        luaL_requiref(L, l->name, l->func, 1);
+        lua_pop(L, 1);
+    }
+    open_part(L, LUA_OSLIBNAME, luaopen_os, os_allowed);
+    open_part(L, LUA_DBLIBNAME, luaopen_debug, debug_allowed);
+    lua_pushnil(L);
+    lua_setglobal(L, "dofile");
+    lua_pushnil(L);
+    lua_setglobal(L, "loadfile");
+    lua_getglobal(L, LUA_STRLIBNAME);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+    /* package: require's own, set as a global by luaopen_package */
+    lua_pushcfunction(L, luaopen_package);
+    lua_call(L, 0, 1);                              /* [package] */
+    lua_getfield(L, -1, "searchers");
+    lua_rawgeti(L, -1, 1);                          /* [package, searchers, preload] */
+    lua_createtable(L, 2, 0);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, 1);
+    lua_pushcfunction(L, gen_searcher);
+    lua_rawseti(L, -2, 2);                          /* [package, searchers, new] */
+    lua_setfield(L, -3, "searchers");
+    lua_pop(L, 1);
+    static const char *const drop[] = { "loadlib", "searchpath", "path", "cpath", NULL };
+    for (const char *const *f = drop; *f; f++) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, *f);
+    }
+    lua_pop(L, 1);
+}
+
+static size_t heap_bytes(lua_State *L) { return state_of(L)->heap.used; }
 
 static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags, pg_err *e) {
     rt_state *s = calloc(1, sizeof *s);
@@ -413,10 +512,10 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
     s->eng = eng;
     s->rt = rt;
     s->flags = flags;
-    s->heap = lb_heap_new();
-    lua_State *L = s->L = s->heap ? lua_newstate(lb_heap_alloc, s->heap) : NULL;
+    int sandboxed = (flags & RT_SANDBOX) != 0;
+    if (sandboxed && eng) s->heap.cap = (size_t)eng->cfg.limits.lua_memory_mb << 20;
+    lua_State *L = s->L = lua_newstate(lb_heap_alloc, &s->heap);
     if (!L) {
-        lb_heap_free(s->heap);
         free(s);
         pg_errf(e, 500, "no_memory", "cannot create a Lua state");
         return NULL;
@@ -424,7 +523,10 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
     lua_atpanic(L, at_panic);
     lua_gc(L, LUA_GCGEN, GC_AUTO_MINOR, 0);     /* requests leave short-lived garbage */
     *(rt_state **)lua_getextraspace(L) = s;
-    luaL_openlibs(L);
+    lua_setwarnf(L, on_warn, s);
+    if (sandboxed) open_sandbox_libs(L);
+    else luaL_openlibs(L);
+    dl_open_coroutines(L);
     if (g) {
         pthread_mutex_lock(&rt->mu);
         g->refs++;
@@ -446,7 +548,6 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, REG_ROUTES);
 
-    int sandboxed = (flags & RT_SANDBOX) != 0;
     lua_pushboolean(L, sandboxed);
     lua_pushcfunction(L, req_fields);
     if (run_embedded(L, lua_prelude, lua_prelude_len, "=prelude", 2, 1, e) < 0) goto fail;
@@ -461,28 +562,17 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
         lua_pop(L, 1);
     }
 
-    /* package.searchers: {preload, this generation's policies} in the sandbox;
-     * repl/run keep the standard searchers and find policies on disk. */
-    lua_getglobal(L, "package");
-    if (sandboxed) {
-        lua_getfield(L, -1, "searchers");
-        lua_rawgeti(L, -1, 1);                      /* [package, searchers, preload] */
-        lua_createtable(L, 2, 0);
-        lua_insert(L, -2);
-        lua_rawseti(L, -2, 1);
-        lua_pushcfunction(L, gen_searcher);
-        lua_rawseti(L, -2, 2);                      /* [package, searchers, new] */
-        lua_setfield(L, -3, "searchers");
-        lua_pop(L, 1);
-    } else if (eng) {
+    /* repl/run keep the standard searchers and find policies on disk (the
+     * sandbox's searchers are {preload, this generation's modules}). */
+    if (!sandboxed && eng) {
         const char *pol = rt ? rt->policies_dir : eng->cfg.policies;
         const char *scr = rt ? rt->scripts_dir : eng->cfg.scripts;
+        lua_getglobal(L, "package");
         lua_getfield(L, -1, "path");
         lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/lib/?.lua;%s", pol, pol, scr, lua_tostring(L, -1));
         lua_setfield(L, -3, "path");
-        lua_pop(L, 1);
+        lua_pop(L, 2);
     }
-    lua_pop(L, 1);
 
     if (g) {
         int deadline = eng ? eng->cfg.limits.lua_deadline_ms : 0;
@@ -742,6 +832,18 @@ int rt_reloads(rt_runtime *rt, int *failed) {
     return n;
 }
 
+/* A new state of the current generation; called with rt->mu held, which it releases. */
+static rt_state *state_new_current(rt_runtime *rt) {
+    rt_gen *g = rt->cur;
+    g->refs++;                                  /* hold it while the state is built */
+    pthread_mutex_unlock(&rt->mu);
+    pg_err e;
+    rt_state *s = state_new(rt->eng, rt, g, rt->flags, &e);
+    gen_unref(rt, g);
+    if (!s) pg_log(PG_LOG_ERROR, "cannot create a Lua state: %s", e.message);
+    return s;
+}
+
 rt_state *rt_checkout(rt_runtime *rt) {
     pthread_mutex_lock(&rt->mu);
     while (rt->nidle) {
@@ -754,14 +856,7 @@ rt_state *rt_checkout(rt_runtime *rt) {
         state_close(s);
         pthread_mutex_lock(&rt->mu);
     }
-    rt_gen *g = rt->cur;
-    g->refs++;                                  /* hold it while the state is built */
-    pthread_mutex_unlock(&rt->mu);
-    pg_err e;
-    rt_state *s = state_new(rt->eng, rt, g, rt->flags, &e);
-    gen_unref(rt, g);
-    if (!s) pg_log(PG_LOG_ERROR, "cannot create a Lua state: %s", e.message);
-    return s;
+    return state_new_current(rt);
 }
 
 /* Collection off the request's path. Requests leave short-lived garbage,
@@ -779,6 +874,16 @@ rt_state *rt_checkout(rt_runtime *rt) {
 
 void rt_checkin(rt_runtime *rt, rt_state *s) {
     if (!s) return;
+    if (s->heap.over) {
+        /* Past its cap: whatever it holds goes, and the memory goes back to
+         * the system (glibc keeps freed blocks for reuse otherwise). */
+        state_close(s);
+        malloc_trim(0);
+        pthread_mutex_lock(&rt->mu);
+        rt->replace++;
+        pthread_mutex_unlock(&rt->mu);
+        return;
+    }
     lua_settop(s->L, 0);
     size_t grow = s->gc_base / 100 * GC_DUE_PCT;
     if (grow < GC_DUE_MIN) grow = GC_DUE_MIN;
@@ -810,6 +915,11 @@ static int collect_step(lua_State *L) {
 
 void rt_collect(rt_runtime *rt) {
     pthread_mutex_lock(&rt->mu);
+    if (rt->replace) {                          /* for a state closed past its cap */
+        rt->replace--;
+        rt_checkin(rt, state_new_current(rt));
+        return;
+    }
     rt_state *s = rt->nidle ? rt->idle[rt->nidle - 1] : NULL;
     if (!s || !s->gc_due) {
         pthread_mutex_unlock(&rt->mu);

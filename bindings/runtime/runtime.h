@@ -18,7 +18,8 @@
 typedef struct rt_runtime rt_runtime;
 typedef struct rt_state rt_state;
 
-enum { RT_SANDBOX = 1 };        /* route/policy states; repl and run get the full library */
+enum { RT_SANDBOX = 1 };        /* route/policy states: the allowed libraries, read-only globals and
+                                   the memory cap; repl and run get the full library and no cap */
 
 rt_runtime *rt_new(pg_engine *eng, int flags, pg_err *e);
 void rt_free(rt_runtime *rt);
@@ -36,9 +37,10 @@ int rt_watch(rt_runtime *rt, pg_err *e);
 /* Check a state of the current generation out of the pool. */
 rt_state *rt_checkout(rt_runtime *rt);
 void rt_checkin(rt_runtime *rt, rt_state *s);
-/* Run a collection step for the state checked in last, if its heap has
- * grown enough since its previous one (see runtime.c). For a thread with
- * nothing better to do, e.g. after its response has been sent. */
+/* Build a state in place of one closed past its memory cap, or else run a
+ * collection step for the state checked in last, if its heap has grown
+ * enough since its previous one (see runtime.c). For a thread with nothing
+ * better to do, e.g. after its response has been sent. */
 void rt_collect(rt_runtime *rt);
 lua_State *rt_lua(rt_state *s);
 const pg_router *rt_router(rt_state *s);
@@ -47,9 +49,10 @@ void rt_push_handler(rt_state *s, int route);
 
 /* Call the function below nargs arguments with a traceback handler and the
  * CPU deadline armed (limits.lua_deadline_ms; 0 = none). Returns LUA_OK or
- * an error status with e filled: a deadline gives status 504, an error
- * table {status=, message=} gives that status, anything else 500 (the
- * traceback goes to the log, e->message stays short). */
+ * an error status with e filled: the memory cap (even when the script caught
+ * the memory error; rt_checkin then closes the state) gives 503 lua_memory,
+ * a deadline 504, an error table {status=, message=} that status, anything
+ * else 500 (the traceback goes to the log, e->message stays short). */
 int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e);
 
 /* A fresh state with every module (for repl/run: full library). */

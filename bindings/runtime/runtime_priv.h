@@ -8,6 +8,7 @@
 
 #include <lua.h>
 
+#include "runtime/lalloc.h"
 #include "runtime/runtime.h"
 
 typedef struct rt_file {
@@ -39,7 +40,7 @@ typedef struct rt_gen {
 
 struct rt_state {
     lua_State *L;
-    struct lb_heap *heap;       /* the state's allocator (lalloc.c) */
+    lb_heap heap;               /* the state's allocator and its count (lalloc.c) */
     pg_engine *eng;
     rt_runtime *rt;
     rt_gen *gen;                /* NULL for repl/run states */
@@ -51,6 +52,7 @@ struct rt_state {
     atomic_int timed_out;       /* set by the watchdog's signal, on the running thread */
     atomic_ulong call;          /* armed calls so far */
     atomic_ulong fire;          /* the call the watchdog found past its deadline */
+    _Atomic(lua_State *) co;    /* the innermost coroutine it resumed, running now */
     pid_t tid;                  /* the thread running the call, and its CPU clock */
     clockid_t cpu;
     int registered;
@@ -60,6 +62,9 @@ struct rt_state {
     int gc_due;                 /* grown enough since: rt_collect may take it */
     struct http_req *req;       /* the request being served, NULL between requests */
     lua_Integer req_seq;        /* its number: a req table kept past its request sees none */
+    int warn_off;               /* warn("@off") was called */
+    size_t warn_len;            /* the pieces of a warning gathered so far */
+    char warn[512];
 };
 
 /* deadline.c: a Lua call's CPU-time deadline without a count hook (a count
@@ -72,6 +77,12 @@ int dl_arm(rt_state *s, int ms, rt_state **prev);   /* before the call: 1 when a
 int dl_disarm(rt_state *s, rt_state *prev);          /* after an armed call: 1 when the deadline fired */
 void dl_forget(rt_state *s);                         /* before the state is freed */
 void rt_deadline_hook(lua_State *L, lua_Debug *ar);
+/* Set rt_deadline_hook on the running thread (the main one and the innermost
+ * coroutine it resumed); safe in a signal handler. */
+void dl_hook_running(rt_state *s);
+/* [] -> []: coroutine.resume and coroutine.wrap note the coroutine they run,
+ * so that the deadline (and the repl's interrupt) reach into it. */
+void dl_open_coroutines(lua_State *L);
 
 rt_gen *rt_state_gen(rt_state *s);
 rt_state *rt_state_of(lua_State *L);

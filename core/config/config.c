@@ -122,6 +122,7 @@ static const cfg_key keys[] = {
 
     NUM("limits.body_bytes", CFG_LONG, limits.body_bytes, "1048576", GT(0)),  /* 1 MiB */
     NUM("limits.lua_deadline_ms", CFG_INT, limits.lua_deadline_ms, "5000", GE(0)), /* 0 = none */
+    NUM("limits.lua_memory_mb", CFG_INT, limits.lua_memory_mb, "64", GE(0)),       /* per state; 0 = none */
     NUM("limits.connections", CFG_INT, limits.connections, "256", GE(1)),
     NUM("limits.connection_timeout_s", CFG_DBL, limits.connection_timeout_s, "30", GT(0)),
     NUM("limits.states", CFG_INT, limits.states, "32", GE(1)),

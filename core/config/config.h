@@ -94,6 +94,7 @@ typedef struct pg_sampler_conf {
 typedef struct pg_limits_conf {
     long body_bytes;
     int lua_deadline_ms;
+    int lua_memory_mb;          /* each route/policy state's Lua heap; 0 = no cap */
     int connections;
     double connection_timeout_s;
     int states;                 /* idle Lua states kept for reuse; more are made under load */

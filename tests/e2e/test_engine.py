@@ -27,6 +27,17 @@ return {
   {method="GET", path="/loop", handler=function() while true do end end},
   {method="GET", path="/swallow", handler=function()
       while true do pcall(function() while true do end end) end end},
+  {method="GET", path="/co/wrap", handler=function() coroutine.wrap(function() while true do end end)() end},
+  {method="GET", path="/co/nested", handler=function()
+      local inner = coroutine.wrap(function() while true do pcall(function() while true do end end) end end)
+      local outer = coroutine.create(function() while true do pcall(inner) end end)
+      while true do pcall(coroutine.resume, outer) end
+    end},
+  {method="GET", path="/co/yield", handler=function()
+      local gen = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end)
+      local ok, err = pcall(coroutine.wrap(function() error("inside") end))
+      return {gen(), gen(), gen(), ok, err}
+    end},
   {method="GET", path="/sleep/{s}", handler=function(req) clock.sleep(tonumber(req.params.s)); return {slept=true} end},
   {method="POST", path="/echo", handler=function(req) return 201, {got=req:json(), q=req.query, ua=req.headers["x-test"]} end},
   {method="GET", path="/deny", handler=function() error({status=422, code="out_of_bounds", message="too big", min=1, max=5}) end},
@@ -79,7 +90,14 @@ return {
     check(st == 504 and is_error(body, "deadline"), "infinite loop: 504 JSON error")
     st, body, _ = s.get("/swallow")
     check(st == 504, "pcall inside the script cannot swallow the deadline")
-    check(time.time() - t0 < 10, "both loops were stopped")
+    st, body, _ = s.get("/co/wrap")
+    check(st == 504 and is_error(body, "deadline"), "the deadline reaches a loop inside a coroutine")
+    st, body, _ = s.get("/co/nested")
+    check(st == 504, "... and inside nested coroutines each catching errors with pcall")
+    check(time.time() - t0 < 15, "every loop was stopped")
+    st, body, _ = s.get("/co/yield")
+    check(st == 200 and body == [1, 2, 3, False, "scripts/misc.lua:16: inside"],
+          "coroutines still yield values and raise errors as Lua's own: %s" % (body,))
     st, body, _ = s.get("/")
     check(st == 200, "the next request after a deadline succeeds")
 
@@ -223,6 +241,25 @@ try:
     st, body, _ = a.post("/_engine/reload", headers={"Authorization": "Bearer s3cret"})
     check(st == 200, "POST with the token: 200")
     check(a.get("/")[0] == 200, "GET needs no token")
+finally:
+    a.cleanup()
+
+# The token from the environment (read once, in C): the same check, and no
+# script can read it (os.getenv is not there, engine.config() leaves it out).
+a = Server(copy_scripts=False, env={"PODGYM_TOKEN": "from-env-7"})
+try:
+    write(os.path.join(a.scripts, "hello.lua"), HELLO)
+    write(os.path.join(a.scripts, "peek.lua"), 'return {method="POST", path="/peek", handler=function()\n'
+          '  return {getenv = os.getenv ~= nil, config = json.encode(engine.config())} end}\n')
+    st, body, _ = a.post("/_engine/reload")
+    check(st == 401 and is_error(body, "unauthorized"), "PODGYM_TOKEN set: POST without the token is 401")
+    auth = {"Authorization": "Bearer from-env-7"}
+    st, body, _ = a.post("/_engine/reload", headers=auth)
+    check(st == 200, "PODGYM_TOKEN set: POST with it is 200")
+    st, body, _ = a.post("/peek", headers=auth)
+    check(st == 200 and body["getenv"] is False and "from-env-7" not in body["config"],
+          "a route cannot read the token: no os.getenv, not in engine.config()")
+    check(a.get("/")[0] == 200, "PODGYM_TOKEN set: GET needs no token")
 finally:
     a.cleanup()
 

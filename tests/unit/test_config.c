@@ -102,6 +102,7 @@ static void test_defaults(void **state) {
     assert_string_equal(c.auth_token, "");
     assert_int_equal(c.limits.body_bytes, 1048576);
     assert_int_equal(c.limits.lua_deadline_ms, 5000);
+    assert_int_equal(c.limits.lua_memory_mb, 64);
     assert_int_equal(c.limits.connections, 256);
     assert_true(c.limits.connection_timeout_s == 30);
     assert_int_equal(c.limits.states, 32);
@@ -176,6 +177,7 @@ static const char *good =
     "limits:\n"
     "  body_bytes: 4096\n"
     "  lua_deadline_ms: 0\n"
+    "  lua_memory_mb: 16\n"
     "  connections: 16\n"
     "  connection_timeout_s: 2\n"
     "  states: 2\n"
@@ -227,6 +229,7 @@ static void test_good_file(void **state) {
     assert_string_equal(c.auth_token, "t0k3n");
     assert_int_equal(c.limits.body_bytes, 4096);
     assert_int_equal(c.limits.lua_deadline_ms, 0);
+    assert_int_equal(c.limits.lua_memory_mb, 16);
     assert_int_equal(c.limits.connections, 16);
     assert_true(c.limits.connection_timeout_s == 2);
     assert_int_equal(c.limits.states, 2);
