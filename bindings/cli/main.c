@@ -151,7 +151,7 @@ static int engine_open(pg_engine *eng, const opts *o) {
     if (!rt_new(eng, RT_SANDBOX, &e)) {
         fprintf(stderr, "podgym: %s\n", e.message);
         engine_close(eng);
-        return 1;
+        return e.status == 2 ? 2 : 1;
     }
     return 0;
 }
@@ -235,7 +235,7 @@ static int cmd_check(pg_engine *eng, const opts *o) {
     if (!rt_new(eng, RT_SANDBOX, &e)) {
         fprintf(stderr, "podgym: %s\n", e.message);
         engine_close(eng);
-        return 1;
+        return e.status == 2 ? 2 : 1;
     }
     lua_State *L = NULL;
     rt_state *s = rt_checkout(eng->rt);

@@ -763,6 +763,15 @@ rt_runtime *rt_new(pg_engine *eng, int flags, pg_err *e) {
     pthread_mutex_init(&rt->mu, NULL);
     resolve_dir(rt->scripts_dir, sizeof rt->scripts_dir, eng->cfg.scripts, "scripts");
     resolve_dir(rt->policies_dir, sizeof rt->policies_dir, eng->cfg.policies, "policies");
+    const char *dirs[][2] = { { rt->scripts_dir, "scripts" }, { rt->policies_dir, "policies" } };
+    for (size_t i = 0; i < 2; i++) {
+        struct stat st;
+        if (stat(dirs[i][0], &st) == 0 && S_ISDIR(st.st_mode)) continue;
+        pg_errf(e, 2, "config", "%s: the %s folder '%s' does not exist", eng->cfg.path[0] ? eng->cfg.path : "(no config file)",
+                dirs[i][1], dirs[i][0]);
+        rt_free(rt);
+        return NULL;
+    }
     eng->rt = rt;
     if (rt_reload(rt, e) < 0) {
         eng->rt = NULL;

@@ -72,6 +72,13 @@ with open(cfg + ".bad", "w") as f:
 p = subprocess.run([BIN, "check", "-c", cfg + ".bad"], capture_output=True, text=True, timeout=30)
 check(p.returncode == 1 and "x.lua:1:" in p.stderr, "check: a broken script exits 1 naming file:line (%s)" % p.stderr.strip())
 
+# a configured scripts folder that is not there: a config error naming the file and the folder
+with open(cfg + ".missing", "w") as f:
+    f.write("scripts: %s/no-such-folder\n" % os.path.dirname(cfg))
+p = subprocess.run([BIN, "check", "-c", cfg + ".missing"], capture_output=True, text=True, timeout=30)
+check(p.returncode == 2 and "no-such-folder" in p.stderr and cfg + ".missing" in p.stderr,
+      "check: a scripts folder that does not exist exits 2 naming the config and the folder (%s)" % p.stderr.strip())
+
 # The repl, on a pseudo-terminal as a person uses it.
 pid, fd = pty.fork()
 if pid == 0:
