@@ -127,9 +127,7 @@ static int engine_config(pg_engine *eng, const opts *o) {
         return 2;
     }
     if (o->backend) snprintf(eng->cfg.backend, sizeof eng->cfg.backend, "%s", o->backend);
-    const char *token = getenv("PODGYM_TOKEN");     /* the environment wins over the file */
-    if (token && *token) snprintf(eng->cfg.auth_token, sizeof eng->cfg.auth_token, "%s", token);
-    if (pg_config_validate(&eng->cfg, &e) < 0) {
+    if (pg_config_env(&eng->cfg, &e) < 0 || pg_config_validate(&eng->cfg, &e) < 0) {
         fprintf(stderr, "%s\n", e.message);
         return 2;
     }

@@ -312,8 +312,16 @@ void pg_config_defaults(pg_config *c) {
         assert(rc == 0);    /* a default that does not parse is a bug in the table */
         (void)rc;
     }
+}
+
+int pg_config_env(pg_config *c, pg_err *e) {
     const char *tok = getenv("PODGYM_TOKEN");
-    if (tok && *tok) snprintf(c->auth_token, sizeof c->auth_token, "%s", tok);
+    if (!tok || !*tok) return 0;
+    if (strlen(tok) >= sizeof c->auth_token)
+        return cfg_fail(e, "podgym: PODGYM_TOKEN is too long (%zu bytes, at most %zu)", strlen(tok),
+                        sizeof c->auth_token - 1);
+    snprintf(c->auth_token, sizeof c->auth_token, "%s", tok);
+    return 0;
 }
 
 /* ---- pg_config_listen -------------------------------------------------- */
@@ -568,10 +576,5 @@ int pg_config_validate(const pg_config *c, pg_err *e) {
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
         if (!((const char *)c + dirs[i].off)[0])
             return cfg_fail(e, "podgym: invalid value for '%s': '' (wants a directory)", dirs[i].name);
-    const char *tok = getenv("PODGYM_TOKEN");
-    if (tok && strlen(tok) >= sizeof c->auth_token &&   /* the token in use came from it, cut */
-        strncmp(tok, c->auth_token, sizeof c->auth_token - 1) == 0)
-        return cfg_fail(e, "podgym: PODGYM_TOKEN is too long (%zu bytes, at most %zu)", strlen(tok),
-                        sizeof c->auth_token - 1);
     return 0;
 }

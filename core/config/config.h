@@ -130,6 +130,10 @@ int pg_config_load(pg_config *c, const char *path, pg_err *e);
 /* Parse "HOST:PORT" (or ":PORT", or "PORT") into c. */
 int pg_config_listen(pg_config *c, const char *hostport, pg_err *e);
 
+/* The environment over the file: PODGYM_TOKEN (when set and not empty)
+ * becomes auth.token. -1 with e filled when it does not fit. */
+int pg_config_env(pg_config *c, pg_err *e);
+
 /* Cross-field checks (backend name, driver name, ranges). */
 int pg_config_validate(const pg_config *c, pg_err *e);
 

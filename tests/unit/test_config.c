@@ -116,10 +116,23 @@ static void test_defaults(void **state) {
 static void test_token_env(void **state) {
     (void)state;
     pg_config c;
-    setenv("PODGYM_TOKEN", "s3cret", 1);
+    pg_err e;
     pg_config_defaults(&c);
-    unsetenv("PODGYM_TOKEN");
+    assert_int_equal(load_text("auth: {token: from-file}\n", &c, &e), 0);
+    setenv("PODGYM_TOKEN", "s3cret", 1);
+    assert_int_equal(pg_config_env(&c, &e), 0);
+    assert_string_equal(c.auth_token, "s3cret");            /* the environment wins over the file */
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    setenv("PODGYM_TOKEN", big, 1);
+    assert_int_equal(pg_config_env(&c, &e), -1);
+    assert_non_null(strstr(e.message, "PODGYM_TOKEN is too long"));
+    assert_string_equal(c.auth_token, "s3cret");            /* unchanged */
+    setenv("PODGYM_TOKEN", "", 1);
+    assert_int_equal(pg_config_env(&c, &e), 0);
     assert_string_equal(c.auth_token, "s3cret");
+    unsetenv("PODGYM_TOKEN");
 }
 
 static void test_empty_file(void **state) {
