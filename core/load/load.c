@@ -27,7 +27,6 @@
 #include <curl/curl.h>
 
 #include "base/clock.h"
-#include "load/curl_lazy.h"
 #include "load/h1.h"
 #include "load/load.h"
 
@@ -75,9 +74,6 @@ static int push_str(char ***v, size_t *n, char *s, pg_err *e) {
 }
 
 int load_target_add_url(load_target *t, const char *url, pg_err *e) {
-    if (!pg_curl_loaded())          /* URLs are parsed by libcurl, for either client */
-        return pg_errf(e, 500, "libcurl", "the native load generator needs libcurl (Debian: libcurl4): %s",
-                       pg_curl_error());
     CURLU *u = curl_url();
     if (!u) return pg_errf(e, 500, "nomem", "out of memory");
     char *scheme = NULL, *host = NULL;

@@ -479,47 +479,6 @@ print(r.count)""")
         check(len([x for x in up if "c=upload" not in x[2]]) == 6
               and all(x[6].startswith('"multipart/form-data') for x in up),
               "nginx received 6 multipart POSTs from the plan")
-    # ---- libcurl is opened on the first load test that needs it ----
-    LAZY = """
-local function mapped()
-  local f = assert(io.open("/proc/self/maps"))
-  local s = f:read("a")
-  f:close()
-  return s:find("libcurl", 1, true) ~= nil
-end
-local before = mapped()
-local r, err = jmeter.load{url = BASE .. "/ok?c=lazy", threads = 1, loops = 2, client = "curl"}
-local sim = jmeter.load{driver = "sim", threads = 1, loops = 3}
-print(json.encode({before = before, after = mapped(), count = r and r.count, err = err,
-                   sim = sim and sim.count}))"""
-    MARK[0] = os.path.getsize(ACCESS)
-    r, _ = lua("lazy", LAZY)
-    check(r and r["before"] is False, "libcurl is not mapped before the first load test")
-    check(r and r["after"] is True and r["count"] == 2 and len(access("c=lazy")) == 2,
-          "the first curl load test opens libcurl and runs: 2 samples, seen by nginx")
-    # Without the library (hidden by a bind mount in a private mount namespace)
-    # a load test that needs it is a clear error; the rest still works.
-    so = "/usr/lib/x86_64-linux-gnu/libcurl.so.4"
-    hide = ["unshare", "-m", "sh", "-c", 'mount --bind /dev/null "$0" && exec "$@"', so]
-    probe = None
-    if os.geteuid() == 0 and shutil.which("unshare") and os.path.exists(so):
-        probe = subprocess.run(hide + ["true"], capture_output=True, text=True, timeout=30)
-    if not probe or probe.returncode != 0:
-        print("skipped: hiding libcurl needs root, unshare(1), a private mount namespace and %s%s"
-              % (so, probe and ": " + probe.stderr.strip() or ""))
-    else:
-        p = subprocess.run(hide + [BIN, "run", "-c", CFG, script("nolib", LAZY)],
-                           capture_output=True, text=True, timeout=60, cwd=TMP)
-        out = p.stdout.strip().splitlines()
-        r = json.loads(out[-1]) if p.returncode == 0 and out else None
-        if not r:
-            print("nolib failed (%d):\n%s\n%s" % (p.returncode, p.stdout, p.stderr))
-        err = (r or {}).get("err") or {}
-        check(err.get("code") == "libcurl" and err.get("status") == 500 and "libcurl4" in err.get("message", "")
-              and "too short" in err.get("message", ""),
-              "without libcurl a curl load test returns a 500 naming the library and why: %s" % err.get("message"))
-        check(r and r["after"] is False and r["sim"] == 3, "without libcurl the simulated load test still runs")
-        check(p.stderr.count("error libcurl: ") == 1, "the reason is logged once: %s" % p.stderr.strip()[-200:])
 finally:
     if seed_proc.poll() is None:
         seed_proc.kill()
