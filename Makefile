@@ -7,7 +7,7 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
   liblua5.4-dev lua5.4 lua-cjson-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev \
-  libjansson-dev libexpat1-dev libedit-dev libcmocka-dev \
+  libjansson-dev libexpat1-dev libedit-dev libcmocka-dev libhttp-parser-dev \
   nginx wrk procps time
 
 .PHONY: all deps build run test bench asan asan-test clean

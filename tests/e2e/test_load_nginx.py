@@ -352,6 +352,8 @@ try:
         check(r and r["garbage"]["count"] == 4 and r["garbage"]["errors"] == 4
               and set(r["garbage"]["codes"]) == {0}, "an answer that is not HTTP: 4 failed samples, code 0 (%s)"
               % (r and r["garbage"]["msg"]))
+        check(CLIENT != "h1" or (r and r["garbage"]["msg"] == "malformed status line"),
+              "h1: the failed sample says why (%s)" % (r and r["garbage"]["msg"]))
         check(r and r["rot"]["count"] == 20 and r["rot"]["errors"] == 0,
               "a server that closes the connection every 3 requests: 20 samples, no errors")
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +180,57 @@ static void test_timeouts(void **state) {
     close(fd);
 }
 
+/* A server that answers each connection's request with the next reply and
+ * closes it. */
+typedef struct replier {
+    int fd;
+    const char *const *replies;
+    int n;
+} replier;
+
+static void *reply_all(void *ud) {
+    replier *w = ud;
+    for (int i = 0; i < w->n; i++) {
+        int c = accept(w->fd, NULL, NULL);
+        if (c < 0) break;
+        char req[4096];
+        if (recv(c, req, sizeof req, 0) > 0) send(c, w->replies[i], strlen(w->replies[i]), MSG_NOSIGNAL);
+        close(c);
+    }
+    return NULL;
+}
+
+/* A reply that is not HTTP is a failed sample that says why; the run goes on. */
+static void test_malformed_reply(void **state) {
+    (void)state;
+    int port, fd = loopback(1, &port);
+    const char *const replies[] = { "ICY 200 OK\r\n\r\n", "HTTP/1.1 2x0 OK\r\n\r\n",
+                                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" };
+    replier w = { fd, replies, 3 };
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, reply_all, &w), 0);
+    load_target t;
+    target_at(&t, port);
+    ld_plan p = { .threads = 1, .loops = 3, .timeout_s = 5 };
+    ld_result r = { 0 };
+    pg_err e = { 0 };
+    assert_int_equal(load_run(&p, &t, &r, &e), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.sum.errors, 2);
+    assert_string_equal(r.v[0].message, "malformed status line");
+    assert_string_equal(r.v[1].message, "malformed status code");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(r.v[i].code, 0);
+        assert_false(r.v[i].success);
+    }
+    assert_int_equal(r.v[2].code, 200);           /* the next connection is a new start */
+    assert_true(r.v[2].success);
+    ld_result_free(&r);
+    load_target_free(&t);
+    close(fd);
+}
+
 static int stop_now(void *ud) { return ++*(int *)ud > 2; }
 
 static void test_stop(void **state) {
@@ -207,6 +259,7 @@ int main(void) {
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_malformed_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
