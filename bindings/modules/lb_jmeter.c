@@ -34,6 +34,7 @@
  * does not exist or is not XML) returns nil, err with status 400 (404 for a
  * missing plan); wrong types raise. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -147,6 +148,9 @@ static int bad(lua_State *L, const char *code, const char *fmt, double v) {
     pg_errf(&e, 400, code, fmt, v);
     return lb_fail(L, &e);
 }
+
+/* A Lua integer as an int for a plan, saturated: the check then names it. */
+static int to_int(lua_Integer v) { return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int)v; }
 
 static int has(lua_State *L, int idx, const char *k) {
     int t = lua_getfield(L, idx, k);
@@ -278,13 +282,7 @@ static int run_native(lua_State *L, ld_plan *p, load_target *t, const char *jtl_
     pg_err e = { 0 };
     char jtl[PATH_MAX];
     if (jtl_opt && out_path(L, jtl_opt, ".jtl", jtl, sizeof jtl, &e)) return lb_fail(L, &e);
-    double max = eng->cfg.load.max_duration_s;
-    double want = load_planned_s(p, t);
-    if (max > 0 && want > max)
-        return bad(L, "too_long", "the load test would take %g s, over load.max_duration_s", want);
-    if (max > 0 && p->duration_s > max)
-        return bad(L, "too_long", "duration %g s is over load.max_duration_s", p->duration_s);
-    t->max_duration_s = max;
+    p->max_duration_s = eng->cfg.load.max_duration_s;
     if (lb_progress_enabled(L)) {
         t->progress = progress_cb;
         t->progress_ud = L;
@@ -404,9 +402,7 @@ static int read_target(lua_State *L, const opts *o, load_target *t, pg_err *e) {
     if (!strcmp(client, "curl")) t->client = LOAD_CLIENT_CURL;
     else if (!strcmp(client, "h1")) t->client = LOAD_CLIENT_H1;
     else luaL_argcheck(L, !strcmp(client, "auto"), 1, "client must be 'auto', 'h1' or 'curl'");
-    lua_Integer conns = oint(L, o, O_CONNECTIONS, 0);
-    if (conns < 0 || conns > 1000) return pg_errf(e, 400, "bad_connections", "connections %lld (wants 1..1000)", (long long)conns);
-    t->max_inflight = (int)conns;
+    t->max_inflight = to_int(oint(L, o, O_CONNECTIONS, 0));
     return 0;
 }
 
@@ -439,28 +435,23 @@ static int read_profile(lua_State *L, const opts *o, load_target *t, pg_err *e) 
     return rc;
 }
 
-/* rate/duration/threads/loops/... into p; returns 0 or pushes nil, err (returns 2). */
+/* rate/duration/threads/loops/... into p (ld_plan_check judges them);
+ * returns 0 or pushes nil, err (returns 2). */
 static int read_plan(lua_State *L, const opts *o, ld_plan *p) {
     const pg_load_conf *c = &engine(L)->cfg.load;
     int explicit_mode = ohas(o, O_RATE) || ohas(o, O_PROFILE) || ohas(o, O_THREADS) || ohas(o, O_LOOPS)
                         || ohas(o, O_DURATION);
     p->rate = onum(L, o, O_RATE, explicit_mode ? 0 : c->rate);
     p->duration_s = onum(L, o, O_DURATION, c->duration_s);
-    lua_Integer threads = oint(L, o, O_THREADS, explicit_mode ? 1 : c->threads);
-    lua_Integer loops = oint(L, o, O_LOOPS, explicit_mode ? 0 : c->loops);
+    p->threads = to_int(oint(L, o, O_THREADS, explicit_mode ? 1 : c->threads));
+    p->loops = to_int(oint(L, o, O_LOOPS, explicit_mode ? 0 : c->loops));
     p->ramp_s = onum(L, o, O_RAMP, 0);
     p->think_ms = onum(L, o, O_THINK, 0);
     p->timeout_s = onum(L, o, O_TIMEOUT, c->timeout_s);
     p->label = ostr(L, o, O_LABEL, NULL);
-    if (ohas(o, O_RATE) && !(p->rate > 0)) return bad(L, "bad_rate", "rate %g requests/s (wants > 0)", p->rate);
-    if (!(p->duration_s > 0)) return bad(L, "bad_duration", "duration %g s (wants > 0)", p->duration_s);
-    if (threads < 1 || threads > 10000) return bad(L, "bad_threads", "threads %g (wants 1..10000)", (double)threads);
-    if (loops < 0 || loops > 1000000000) return bad(L, "bad_loops", "loops %g (wants >= 0)", (double)loops);
-    if (!(p->timeout_s > 0)) return bad(L, "bad_timeout", "timeout %g s (wants > 0)", p->timeout_s);
-    if (!(p->ramp_s >= 0)) return bad(L, "bad_ramp", "ramp %g s (wants >= 0)", p->ramp_s);
-    if (!(p->think_ms >= 0)) return bad(L, "bad_think", "think %g ms (wants >= 0)", p->think_ms);
-    p->threads = (int)threads;
-    p->loops = (int)loops;
+    p->max_duration_s = c->max_duration_s;
+    /* in a plan rate 0 means closed loop; an option rate = 0 is a mistake */
+    if (ohas(o, O_RATE) && p->rate == 0) return bad(L, "bad_rate", "rate %g requests/s (wants > 0)", p->rate);
     return 0;
 }
 
@@ -496,8 +487,6 @@ static int run_sim(lua_State *L, const ld_plan *p, const char *jtl_opt, int with
         pg_errf(&e, 400, "no_model", "the %s backend has no load model (driver 'sim')", b ? b->ops->name : "?");
         return lb_fail(L, &e);
     }
-    if (eng->cfg.load.max_duration_s > 0 && p->duration_s > eng->cfg.load.max_duration_s)
-        return bad(L, "too_long", "duration %g s is over load.max_duration_s", p->duration_s);
     char jtl[PATH_MAX];
     if (jtl_opt && out_path(L, jtl_opt, ".jtl", jtl, sizeof jtl, &e)) return lb_fail(L, &e);
     ld_result *r = sim_result();                /* the thread's, reused: a step makes one of these */
@@ -543,7 +532,7 @@ static int lb_jmeter_load(lua_State *L) {
     if (n) return n;
     if (!strcmp(driver, "sim")) return run_sim(L, &p, jtl_opt, with_samples);
     load_target *t = new_target(L);                         /* [opts, t] */
-    if (read_target(L, &o, t, &e) || read_profile(L, &o, t, &e) || load_check(&p, t, &e)) return lb_fail(L, &e);
+    if (read_target(L, &o, t, &e) || read_profile(L, &o, t, &e) || ld_plan_check(&p, t, &e)) return lb_fail(L, &e);
     return run_native(L, &p, t, jtl_opt, with_samples, NULL, 0);
 }
 
@@ -609,10 +598,10 @@ static int lb_jmeter_load_plan(lua_State *L) {
     pg_engine *eng = engine(L);
     const char *plan = lb_optstrfield(L, 1, "plan", eng->cfg.load.plan[0] ? eng->cfg.load.plan : NULL);
     luaL_argcheck(L, plan != NULL, 1, "plan is required (or load.plan in the config)");
-    double timeout = lb_optnumfield(L, 1, "timeout", 0);   /* 0: the plan's, else load.timeout_s */
+    int own_timeout = has(L, 1, "timeout");                 /* else the plan's, else load.timeout_s */
+    double timeout = lb_optnumfield(L, 1, "timeout", 0);
     const char *jtl_opt = lb_optstrfield(L, 1, "jtl", NULL);
     int with_samples = lb_optboolfield(L, 1, "samples", 0);
-    if (has(L, 1, "timeout") && !(timeout > 0)) return bad(L, "bad_timeout", "timeout %g s (wants > 0)", timeout);
     lua_getfield(L, 1, "props");                            /* [opts, props] */
     size_t np;
     jmx_prop *props = read_props(L, lua_gettop(L), &np);
@@ -621,7 +610,7 @@ static int lb_jmeter_load_plan(lua_State *L) {
     int rc = jmx_import(plan, props, np, &j, &e);
     free(props);
     if (rc) return lb_fail(L, &e);
-    if (timeout > 0) j.plan.timeout_s = timeout;
+    if (own_timeout) j.plan.timeout_s = timeout;
     else if (!(j.plan.timeout_s > 0)) j.plan.timeout_s = eng->cfg.load.timeout_s;
     int n = run_native(L, &j.plan, &j.target, jtl_opt, with_samples, j.warnings, j.nwarnings);
     jmx_plan_free(&j);
@@ -637,8 +626,6 @@ static int lb_jmeter_run(lua_State *L) {
     const char *plan = lb_optstrfield(L, 1, "plan", c->plan[0] ? c->plan : NULL);
     luaL_argcheck(L, plan != NULL, 1, "plan is required (or load.plan in the config)");
     double timeout = lb_optnumfield(L, 1, "timeout", c->max_duration_s > 0 ? c->max_duration_s : 600);
-    if (!(timeout > 0) || (c->max_duration_s > 0 && timeout > c->max_duration_s))
-        return bad(L, "bad_timeout", "timeout %g s (wants > 0 and <= load.max_duration_s)", timeout);
     pg_err e = { 0 };
     char jtl[PATH_MAX], log[PATH_MAX];
     if (out_path(L, lb_optstrfield(L, 1, "jtl", NULL), ".jtl", jtl, sizeof jtl, &e)) return lb_fail(L, &e);
@@ -648,7 +635,7 @@ static int lb_jmeter_run(lua_State *L) {
     size_t np;
     jmx_prop *props = read_props(L, lua_gettop(L), &np);
     jmr_opts o = { .jmeter = c->jmeter, .plan = plan, .jtl = jtl, .log = log, .props = props, .nprops = np,
-                   .timeout_s = timeout };
+                   .timeout_s = timeout, .max_s = c->max_duration_s };
     ld_result r = { 0 };
     int rc = jmr_run(&o, &r, &e);
     free(props);

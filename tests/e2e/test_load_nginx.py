@@ -416,12 +416,20 @@ print(json.encode({
   typo = {message = select(2, pcall(jmeter.load, {url = BASE .. "/ok", thread = 2, loops = 1}))},
   h1tls = e(jmeter.load, {url = "https://127.0.0.1:1/", client = "h1", threads = 1, loops = 1}),
   noclient = {message = select(2, pcall(jmeter.load, {url = BASE .. "/ok", client = "quic", loops = 1}))},
+  simlong = e(jmeter.load, {driver = "sim", rate = 1, duration = 1000}),
+  simthreads = e(jmeter.load, {driver = "sim", threads = 20000, loops = 1}),
+  paced = e(jmeter.load, {url = BASE .. "/ok", rate = 0.01, threads = 1, loops = 3}),
+  conns = e(jmeter.load, {url = BASE .. "/ok", rate = 1, connections = 5000}),
+  plantimeout = e(jmeter.load_plan, {plan = %s, timeout = -1}),
 }))""" % (json.dumps(notxml), json.dumps(notxml + ".nope"), json.dumps(notxml + ".nope"), json.dumps(badjtl),
-          json.dumps(nocol), json.dumps(badjtl + ".nope")))
+          json.dumps(nocol), json.dumps(badjtl + ".nope"), json.dumps(seed)))
     want = {"rate0": (400, "bad_rate"), "rateneg": (400, "bad_rate"), "long": (400, "too_long"),
             "url": (400, "bad_url"), "threads": (400, "bad_threads"), "notxml": (400, "bad_plan"),
             "missing": (404, "not_found"), "importmissing": (404, "not_found"), "jtl": (400, "bad_jtl"),
-            "nocol": (400, "bad_jtl"), "nojtl": (404, "not_found"), "h1tls": (400, "bad_client")}
+            "nocol": (400, "bad_jtl"), "nojtl": (404, "not_found"), "h1tls": (400, "bad_client"),
+            # one plan check for every driver and entry point
+            "simlong": (400, "too_long"), "simthreads": (400, "bad_threads"), "paced": (400, "too_long"),
+            "conns": (400, "bad_connections"), "plantimeout": (400, "bad_timeout")}
     for k, (status, code) in want.items():
         got = r and r.get(k)
         check(got and got.get("status") == status and got.get("code") == code,

@@ -89,6 +89,79 @@ static void test_bad_plans(void **state) {
     load_target_free(&t);
 }
 
+/* ld_plan_check: the one check every driver calls, on a plan alone (the
+ * simulated cluster's view) and with a target. */
+static void test_plan_check(void **state) {
+    (void)state;
+    const struct {
+        ld_plan p;
+        const char *code;       /* NULL: accepted */
+        const char *part;
+    } cases[] = {
+        { { .rate = 10, .duration_s = 1, .timeout_s = 1 }, NULL, NULL },              /* open, threads unused */
+        { { .threads = 2, .loops = 3, .timeout_s = 1 }, NULL, NULL },                 /* closed, no duration */
+        { { .rate = 0.1, .threads = 1, .loops = 6, .timeout_s = 5 }, NULL, NULL },    /* paced: the seed's plan */
+        { { .threads = 1, .duration_s = 5, .timeout_s = 1 }, NULL, NULL },
+        { { .rate = -1, .duration_s = 1, .timeout_s = 1 }, "bad_rate", "rate -1 requests/s" },
+        { { .rate = NAN, .duration_s = 1, .timeout_s = 1 }, "bad_rate", "rate nan" },
+        { { .rate = INFINITY, .duration_s = 1, .timeout_s = 1 }, "bad_rate", "rate inf" },
+        { { .rate = 1, .duration_s = -1, .timeout_s = 1 }, "bad_duration", "duration -1 s" },
+        { { .rate = 1, .duration_s = 0, .timeout_s = 1 }, "bad_duration", "an open-loop run needs a duration" },
+        { { .rate = 1, .duration_s = 1 }, "bad_timeout", "timeout 0 s (wants > 0)" },
+        { { .rate = 1, .duration_s = 1, .timeout_s = INFINITY }, "bad_timeout", "timeout inf" },
+        { { .threads = 1, .loops = 1, .timeout_s = 1, .ramp_s = -1 }, "bad_ramp", "ramp -1 s" },
+        { { .threads = 1, .loops = 1, .timeout_s = 1, .think_ms = NAN }, "bad_think", "think nan ms" },
+        { { .threads = 1, .loops = -2, .timeout_s = 1 }, "bad_loops", "loops -2" },
+        { { .threads = 1, .loops = LD_MAX_LOOPS + 1, .timeout_s = 1 }, "bad_loops", "loops 1000000001" },
+        { { .threads = 0, .loops = 1, .timeout_s = 1 }, "bad_threads", "threads 0 (wants 1..10000)" },
+        { { .threads = 10001, .loops = 1, .timeout_s = 1 }, "bad_threads", "threads 10001" },
+        { { .rate = 5, .duration_s = 1, .threads = 10001, .timeout_s = 1 }, "bad_threads", "threads 10001" },
+        { { .threads = 1, .timeout_s = 1 }, "bad_plan", "needs loops > 0 or a duration > 0" },
+        { { .rate = 1e9, .duration_s = 1000, .timeout_s = 1 }, "too_many", "(at most 20000000)" },
+        { { .threads = 10000, .loops = 10000, .timeout_s = 1 }, "too_many", "the plan makes 100000000 requests" },
+        { { .rate = 1, .duration_s = 601, .timeout_s = 1, .max_duration_s = 600 }, "too_long",
+          "duration 601 s is over load.max_duration_s (600 s)" },
+        { { .rate = 0.01, .threads = 1, .loops = 10, .timeout_s = 1, .max_duration_s = 600 }, "too_long",
+          "the load test would take 900 s" },
+        { { .rate = 1, .duration_s = 600, .timeout_s = 1, .max_duration_s = 600 }, NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        pg_err e = { 0 };
+        int rc = ld_plan_check(&cases[i].p, NULL, &e);
+        if (!cases[i].code) {
+            if (rc) fail_msg("case %zu refused: %s", i, e.message);
+            continue;
+        }
+        if (rc != -1 || e.status != 400 || strcmp(e.code, cases[i].code) || !strstr(e.message, cases[i].part))
+            fail_msg("case %zu: rc %d, %d %s '%s' (wants %s '%s')", i, rc, e.status, e.code, e.message, cases[i].code,
+                     cases[i].part);
+    }
+    /* with a target: its URL, connections, and the modes a target decides */
+    load_target t;
+    load_target_init(&t);
+    ld_plan p = { .threads = 1, .loops = 1, .timeout_s = 1 };
+    pg_err e = { 0 };
+    assert_int_equal(ld_plan_check(&p, &t, &e), -1);
+    assert_string_equal(e.code, "bad_target");
+    assert_int_equal(load_target_add_url(&t, "http://127.0.0.1:1/", &e), 0);
+    assert_int_equal(ld_plan_check(&p, &t, &e), 0);
+    t.max_inflight = LD_MAX_CONNECTIONS + 1;
+    assert_int_equal(ld_plan_check(&p, &t, &e), -1);
+    assert_string_equal(e.code, "bad_connections");
+    t.max_inflight = 0;
+    load_step steps[] = { { 0, 10 } };              /* a rate profile makes it open loop: a duration is due */
+    ld_plan q = { .threads = 1, .timeout_s = 1 };
+    assert_int_equal(load_target_set_profile(&t, steps, 1, &e), 0);
+    assert_int_equal(ld_plan_check(&q, &t, &e), -1);
+    assert_string_equal(e.message, "an open-loop run needs a duration > 0");
+    t.closed = 1;                                   /* a JMeter Thread Group with a duration: closed loop */
+    ld_plan c = { .rate = 2, .threads = 0, .duration_s = 5, .timeout_s = 1 };
+    assert_int_equal(ld_plan_check(&c, &t, &e), -1);
+    assert_string_equal(e.code, "bad_threads");
+    assert_int_equal(ld_plan_check(&c, NULL, &e), 0);     /* the plan alone is open loop */
+    load_target_free(&t);
+}
+
 static void test_planned_counts(void **state) {
     (void)state;
     load_target t;
@@ -255,6 +328,7 @@ static void test_stop(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_plans),
+        cmocka_unit_test(test_plan_check),
         cmocka_unit_test(test_planned_counts),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_timeouts),
