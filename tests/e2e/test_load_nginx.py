@@ -1,5 +1,6 @@
 """The native load generator against a real nginx on loopback, through
-`podgym run` scripts calling the `jmeter` module: closed and open loop with
+`podgym run` scripts calling the `jmeter` module (jmeter.load is
+loadgen.run, checked once): closed and open loop with
 exact counts (seen by nginx too), drops from a location that fails, timeouts
 against a socket nobody reads, refused connections, keep-alive on/off,
 methods/headers/bodies/multipart, the JTL round trip, the thesis' .jmx plan
@@ -399,6 +400,22 @@ try:
     nocol = os.path.join(TMP, "nocol.jtl")
     with open(nocol, "w") as f:
         f.write("timeStamp,success\n1700000000000,true\n")
+    # ---- the generator's own module; jmeter.load and jmeter.summarize are its functions ----
+    mark, MARK[0] = MARK[0], os.path.getsize(ACCESS)
+    r, _ = lua("loadgen", """
+local r = assert(loadgen.run{url = BASE .. "/ok?c=loadgen", threads = 2, loops = 5, samples = true})
+local a, b = loadgen.summarize(r.samples), jmeter.summarize(r.samples)
+print(json.encode({count = r.count, driver = r.driver, same = a.count == b.count and a.elapsed.p99 == b.elapsed.p99,
+                   lua_load = load("return 41 + 1")(), required = require("loadgen") == loadgen,
+                   typo = select(2, pcall(loadgen.run, {url = BASE, thread = 2}))}))""")
+    check(r and r["count"] == 10 and r["driver"] == "native" and len(access("c=loadgen")) == 10,
+          "loadgen.run: 2 threads x 5 loops, 10 samples, seen by nginx")
+    check(r and r["same"] and r["required"], "jmeter.summarize is loadgen.summarize; require 'loadgen' is the global")
+    check(r and r["lua_load"] == 42, "Lua's own load() is still there beside the loadgen module")
+    check(r and "loadgen.run: unknown option 'thread'" in r["typo"], "loadgen.run names itself in errors (%s)"
+          % (r and r["typo"]))
+    MARK[0] = mark
+
     r, _ = lua("bad", """
 local function e(f, ...) local ok, err = f(...); return err or {code = "NO ERROR"} end
 print(json.encode({
