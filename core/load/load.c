@@ -581,8 +581,8 @@ static void start(run *R, conn *c, double intended, double now) {
     }
 }
 
-/* Closed loop: the next sample of thread c, JMeter's timers evaluated now:
- * think time plus the Constant Throughput Timer's shared slot. */
+/* Closed loop: the next sample of thread c, JMeter's timers evaluated at
+ * now: think time plus the Constant Throughput Timer's shared slot. */
 static void closed_next(run *R, conn *c, double now) {
     const ld_plan *p = R->p;
     if (p->loops > 0 && c->loops_done >= p->loops) {
@@ -661,7 +661,8 @@ static double dispatch(run *R, double now) {
     for (int k = 0; k < R->nc; k++) {
         conn *c = &R->c[k];
         if (c->state != C_WAIT) continue;
-        if (c->ready_at <= now && c->timers_due) closed_next(R, c, now);
+        /* a thread's timers run from its planned start, however late the loop got here */
+        if (c->ready_at <= now && c->timers_due) closed_next(R, c, c->ready_at);
         if (c->state != C_WAIT) continue;
         if (c->ready_at <= now) start(R, c, now, now);
         else if (c->ready_at < wake) wake = c->ready_at;

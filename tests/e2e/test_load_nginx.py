@@ -182,11 +182,18 @@ def lua(name, code, timeout=120):
     return json.loads(out[-1]), p
 
 
-def access(marker):
-    """nginx's log lines whose URI contains marker."""
-    with open(ACCESS) as f:
-        f.seek(MARK[0])
-        return [line.split(" ") for line in f if marker in line]
+def access(marker, want=0):
+    """nginx's log lines whose URI contains marker. nginx writes a line once
+    the response is out, so a client can be done before it: with want, wait
+    up to 5 s for that many."""
+    deadline = time.time() + 5
+    while True:
+        with open(ACCESS) as f:
+            f.seek(MARK[0])
+            lines = [line.split(" ") for line in f if marker in line]
+        if len(lines) >= want or time.time() > deadline:
+            return lines
+        time.sleep(0.02)
 
 
 # The thesis' plan, pointed at this nginx and a local image, runs ~50 s
@@ -228,7 +235,7 @@ try:
         check(r and r["summary"]["errors"] == 0 and r["summary"]["drop_pct"] == 0, "closed loop: no errors")
         check(r and r["per"] == [25, 25, 25, 25], "closed loop: 25 samples per thread (threads 1..4)")
         check(r and r["code"] == 200 and r["msg"] == "OK" and r["label"] == "HTTP Request", "sample code/message/label")
-        check(len(access("c=closed")) == 100, "nginx saw exactly 100 closed-loop requests")
+        check(len(access("c=closed", 100)) == 100, "nginx saw exactly 100 closed-loop requests")
         lat = r and r["summary"]["latency"]
         check(lat and 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"] and lat["mean"] > 0,
               "latency statistics are ordered")
@@ -243,7 +250,7 @@ try:
                        thr = r.summary.throughput_rps}))""")
         check(r and r["count"] == 100 and r["errors"] == 0, "open loop 50/s for 2 s: 100 samples, no errors")
         check(r and abs((r["last"] - r["first"]) - 1.98) < 0.0025, "open loop: intended send times 20 ms apart")
-        check(len(access("c=open")) == 100, "nginx saw exactly 100 open-loop requests")
+        check(len(access("c=open", 100)) == 100, "nginx saw exactly 100 open-loop requests")
 
         # ---- a rate profile; ramp-up and think time in closed loop ----
         r, _ = lua("profile", """
@@ -263,8 +270,10 @@ try:
     print(json.encode({pcount = p.count, perrors = p.summary.errors, ccount = c.count,
                        ramp = first[2] - first[1], mingap = mingap}))""")
         check(r and r["pcount"] == 40 and r["perrors"] == 0, "rate profile 20/s then 60/s over 1 s: 10 + 30 samples")
-        check(len(access("c=profile")) == 40, "nginx saw the 40 profile requests")
-        check(r and r["ccount"] == 6 and r["ramp"] >= 0.499, "ramp-up: the 2nd of 2 threads starts half the ramp later")
+        check(len(access("c=profile", 40)) == 40, "nginx saw the 40 profile requests")
+        # measured send times: a busy machine wakes either thread a few ms late
+        check(r and r["ccount"] == 6 and 0.45 <= r["ramp"] <= 0.75,
+              "ramp-up: the 2nd of 2 threads starts half the ramp later (%s s)" % (r and r["ramp"]))
         check(r and r["mingap"] >= 0.099, "think time: a thread waits 100 ms between its samples")
 
         # ---- drops: a quarter of the requests go to a location that fails ----
@@ -277,7 +286,7 @@ try:
     print(json.encode({count = r.count, errors = r.summary.errors, drop = r.summary.drop_pct, c500 = c500}))""")
         check(r and r["count"] == 40 and r["errors"] == 10 and r["c500"] == 10, "40 requests, 10 answered 500")
         check(r and r["drop"] == 25, "drop_pct is 25 %% (%s)" % (r and r["drop"]))
-        check(len(access("c=drops")) == 40 and sum(1 for x in access("c=drops") if x[3] == "500") == 10,
+        check(len(access("c=drops", 40)) == 40 and sum(1 for x in access("c=drops") if x[3] == "500") == 10,
               "nginx answered 10 of 40 with 500")
 
         # ---- timeouts: a listening socket nobody reads ----
@@ -316,18 +325,18 @@ try:
     print(json.encode({a = a.summary.errors, b = b.summary.errors, c = c.summary.errors, d = d.summary.errors,
                        e = e.summary.errors, f = f.summary.errors, sent = d.samples[1].sent_bytes}))""" % json.dumps(image))
         check(r and all(r[k] == 0 for k in "abcdef"), "POST/PUT/DELETE/upload/keep-alive runs answered")
-        post = access("c=post")
+        post = access("c=post", 5)
         check(len(post) == 5 and all(x[1] == "POST" and x[5] == '"yes"' and x[6] == '"application/json"'
                                      and x[7].strip() == "7" for x in post),
               "POST with a raw body and headers reached nginx as sent")
         check([x[1] for x in access("c=put")] == ["PUT"] * 2 and [x[1] for x in access("c=del")] == ["DELETE"] * 2,
               "PUT and DELETE")
-        up = access("c=upload")
+        up = access("c=upload", 3)
         check(len(up) == 3 and all(x[1] == "POST" and x[6] == '"multipart/form-data;' and x[7].startswith("boundary=")
                                    and int(x[-1]) > 40006 for x in up),
               "multipart upload of the image file")
         check(r and r["sent"] > 40006, "sent_bytes counts the uploaded file (%s)" % (r and r["sent"]))
-        check(len(access("c=noka")) == 10 and all(x[4] == "1" for x in access("c=noka")),
+        check(len(access("c=noka", 10)) == 10 and all(x[4] == "1" for x in access("c=noka")),
               "keepalive=false: a new connection per request")
         check(max(int(x[4]) for x in access("c=ka")) == 5, "keep-alive: one connection for 5 requests")
 
@@ -408,7 +417,7 @@ local a, b = loadgen.summarize(r.samples), jmeter.summarize(r.samples)
 print(json.encode({count = r.count, driver = r.driver, same = a.count == b.count and a.elapsed.p99 == b.elapsed.p99,
                    lua_load = load("return 41 + 1")(), required = require("loadgen") == loadgen,
                    typo = select(2, pcall(loadgen.run, {url = BASE, thread = 2}))}))""")
-    check(r and r["count"] == 10 and r["driver"] == "native" and len(access("c=loadgen")) == 10,
+    check(r and r["count"] == 10 and r["driver"] == "native" and len(access("c=loadgen", 10)) == 10,
           "loadgen.run: 2 threads x 5 loops, 10 samples, seen by nginx")
     check(r and r["same"] and r["required"], "jmeter.summarize is loadgen.summarize; require 'loadgen' is the global")
     check(r and r["lua_load"] == 42, "Lua's own load() is still there beside the loadgen module")
@@ -502,10 +511,9 @@ print(r.count)""")
               "seed plan: labels and thread as in the plan")
         check(any("upload file" in w for w in res.get("warnings", [])) is False,
               "no warning about the upload file once it points at a local one")
-        up = access("/api/v1/ml/classify ")
-        check(len([x for x in up if "c=upload" not in x[2]]) == 6
-              and all(x[6].startswith('"multipart/form-data') for x in up),
-              "nginx received 6 multipart POSTs from the plan")
+        up = access("/api/v1/ml/classify ", 6)
+        check(len(up) == 6 and all(x[6].startswith('"multipart/form-data') for x in up),
+              "nginx received 6 multipart POSTs from the plan (%d)" % len(up))
 finally:
     if seed_proc.poll() is None:
         seed_proc.kill()
