@@ -581,8 +581,8 @@ static void start(run *R, conn *c, double intended, double now) {
     }
 }
 
-/* Closed loop: the next sample of thread c, JMeter's timers evaluated at
- * now: think time plus the Constant Throughput Timer's shared slot. */
+/* Closed loop: the next sample of thread c, JMeter's timers evaluated now:
+ * think time plus the Constant Throughput Timer's shared slot. */
 static void closed_next(run *R, conn *c, double now) {
     const ld_plan *p = R->p;
     if (p->loops > 0 && c->loops_done >= p->loops) {

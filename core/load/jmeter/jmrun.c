@@ -1,8 +1,8 @@
 /* jmrun.c: the external JMeter CLI (see jmrun.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
