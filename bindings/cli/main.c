@@ -33,7 +33,8 @@ static const char usage[] =
     "       podgym --version | --help\n"
     "\n"
     "serve   serve the HTTP API (default 127.0.0.1:6000, simulated cluster)\n"
-    "repl    a Lua prompt with every module loaded (k8s, jmeter, sampler, json, log, clock, shared)\n"
+    "repl    a Lua prompt with every module loaded (k8s, loadgen, jmeter, sampler, json, log,\n"
+    "        clock, shared)\n"
     "run     run a Lua script with every module; exits with the script's status\n"
     "check   validate the config and compile every script and policy; exit 0 or 1\n";
 

@@ -132,7 +132,7 @@ int repl_loop(lua_State *L) {
     }
     if (tty) {
         pg_engine *eng = lb_engine(L);
-        printf("podgym %s on the %s backend; modules: k8s jmeter sampler json log clock shared. Ctrl-D quits.\n",
+        printf("podgym %s on the %s backend; modules: k8s loadgen jmeter sampler json log clock shared. Ctrl-D quits.\n",
                PODGYM_VERSION, eng && eng->backend ? eng->backend->ops->name : "?");
     }
     for (;;) {

@@ -1,41 +1,22 @@
-/* lb_jmeter.c: the Lua `jmeter` module, load tests (core/load.h, jtl.h,
- * jmx.h, jmrun.h).
+/* lb_jmeter.c: the Lua `jmeter` module, JMeter compatibility: the JMeter
+ * CLI (core/load/jmeter/jmrun.h), JTL files (jtl.h), .jmx plans (jmx.h),
+ * and the SPEC's names for the native generator (lb_loadgen.c).
  *
- *   jmeter.load{url= | urls={..} | service=true [, path="/"],
- *               method=, headers={name=value}, body=, file={path=, param=, mime=},
- *               rate=, profile={{t, rps}, ...}, duration=, connections=,
- *               threads=, loops=, ramp=, think=, timeout=, keepalive=, follow=,
- *               label=, jtl=, samples=, driver="native"|"sim",
- *               client="auto"|"h1"|"curl"}                       -> result | nil, err
- *   jmeter.load_plan{plan=, props={name=value}, jtl=, samples=, timeout=} -> result | nil, err
  *   jmeter.run{plan=, props={name=value}, jtl=, timeout=, samples=}       -> result | nil, err
+ *   jmeter.read_jtl(path[, {samples=true}])                               -> result | nil, err
  *   jmeter.import(plan[, props])  -> {name, thread_group, label, mode, threads, loops, ramp, rate,
  *                                     duration, think, timeout, throughput_per_min, calc_mode,
- *                                     url, urls, method, headers, body, file, keepalive,
- *                                     follow_redirects, warnings} | nil, err
- *   jmeter.read_jtl(path[, {samples=true}]) -> result | nil, err
- *   jmeter.summarize(samples)     -> summary
+ *                                     planned_samples, planned_s, url, urls, method, headers, body,
+ *                                     file, keepalive, follow_redirects, warnings} | nil, err
+ *   jmeter.load_plan{plan=, props={name=value}, jtl=, samples=, timeout=} -> result | nil, err
+ *                                 (the plan imported, then run on the native generator)
+ *   jmeter.load{...}, jmeter.summarize(samples): loadgen.run and loadgen.summarize
  *
- * result = {summary = {count, errors, drop_pct, duration_s, throughput_rps, bytes,
- *                      elapsed = {mean, min, max, p50, p90, p95, p99}, latency = {...}},
- *           count = n, samples = n (or, with samples=true, a list of
- *           {ts (epoch s), elapsed, latency, connect (ms), code, success, message, bytes,
- *            sent_bytes, thread, label, url}),
- *           jtl = path | nil, driver = "native" | "sim" | "jmeter", warnings = {..} | nil,
- *           client = "h1" | "curl" (native: which HTTP client carried the requests)}
- * A statistic with no value (no samples, a JTL without Latency) is nil.
- *
- * Open loop when rate (or profile) is given and loops is not; closed loop
- * otherwise (core/load.h). When none of rate, profile, threads, loops and
- * duration is given they all come from the config's load section; duration,
- * timeout, method, body and url default to it one by one. Files written
- * (jtl=, JMeter's results and logs) go under data_dir. Bad input (rate <= 0,
- * threads < 1, a bad URL, a duration over load.max_duration_s, a plan that
- * does not exist or is not XML) returns nil, err with status 400 (404 for a
- * missing plan); wrong types raise. */
-#include <errno.h>
-#include <math.h>
-#include <pthread.h>
+ * result: as loadgen.run's (lb_loadgen.c), driver "jmeter" or "jtl" (+ log
+ * for jmeter.run). Files written (jtl=, JMeter's results and logs) go under
+ * data_dir. A plan that does not exist is nil, err with status 404; one that
+ * is not XML, or that the native generator cannot run, 400; wrong types
+ * raise. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,152 +27,13 @@
 #include "load/jmeter/jmrun.h"
 #include "load/jmeter/jmx.h"
 #include "load/jmeter/jtl.h"
-#include "modules/lb.h"
-#include "load/load.h"
-#include "runtime/runtime_priv.h"
+#include "modules/lb_loadgen.h"
 #include "sampler/sampler.h"
-
-/* ---- results --------------------------------------------------------------- */
-
-static const lb_field summary_fields[] = {
-    LB_F(ld_summary, count, LB_SIZE),         LB_F(ld_summary, errors, LB_SIZE),
-    LB_F(ld_summary, drop_pct, LB_NUMOPT),    LB_F(ld_summary, duration_s, LB_NUMOPT),
-    LB_F(ld_summary, throughput_rps, LB_NUMOPT), LB_F(ld_summary, bytes, LB_LONG),
-    { NULL, LB_INT, 0 },
-};
-static const lb_field stats_fields[] = {
-    LB_F(ld_stats, mean, LB_NUMOPT), LB_F(ld_stats, min, LB_NUMOPT), LB_F(ld_stats, max, LB_NUMOPT),
-    LB_F(ld_stats, p50, LB_NUMOPT),  LB_F(ld_stats, p90, LB_NUMOPT), LB_F(ld_stats, p95, LB_NUMOPT),
-    LB_F(ld_stats, p99, LB_NUMOPT),  { NULL, LB_INT, 0 },
-};
-
-/* A NaN ("no value") is left nil, never a made-up 0. */
-#define push_sum_fields lb_push_fields
-
-static void push_summary(lua_State *L, const ld_summary *s) {
-    push_sum_fields(L, s, summary_fields);                  /* [sum] */
-    push_sum_fields(L, &s->elapsed, stats_fields);
-    lua_setfield(L, -2, "elapsed");
-    push_sum_fields(L, &s->latency, stats_fields);
-    lua_setfield(L, -2, "latency");
-}
-
-static void set_num(lua_State *L, const char *k, double v) {
-    if (isnan(v)) return;
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void push_sample(lua_State *L, const ld_sample *s) {
-    lua_createtable(L, 0, 12);                              /* [sample] */
-    lua_pushnumber(L, (double)s->ts_ms / 1000.0);
-    lua_setfield(L, -2, "ts");
-    set_num(L, "elapsed", s->elapsed_ms);
-    set_num(L, "latency", s->latency_ms);
-    set_num(L, "connect", s->connect_ms);
-    lua_pushinteger(L, s->code);
-    lua_setfield(L, -2, "code");
-    lua_pushboolean(L, s->success);
-    lua_setfield(L, -2, "success");
-    lua_pushstring(L, s->message);
-    lua_setfield(L, -2, "message");
-    if (s->bytes >= 0) lua_pushinteger(L, s->bytes), lua_setfield(L, -2, "bytes");
-    if (s->sent_bytes >= 0) lua_pushinteger(L, s->sent_bytes), lua_setfield(L, -2, "sent_bytes");
-    lua_pushinteger(L, s->thread);
-    lua_setfield(L, -2, "thread");
-    if (s->label) lua_pushstring(L, s->label), lua_setfield(L, -2, "label");
-    if (s->url) lua_pushstring(L, s->url), lua_setfield(L, -2, "url");
-}
-
-/* [] -> [result] */
-static void push_result(lua_State *L, const ld_result *r, int with_samples, const char *jtl,
-                        const char *driver) {
-    lua_createtable(L, 0, 6);
-    push_summary(L, &r->sum);
-    lua_setfield(L, -2, "summary");
-    lua_pushinteger(L, (lua_Integer)r->n);
-    lua_setfield(L, -2, "count");
-    if (with_samples) {
-        lua_createtable(L, (int)r->n, 0);                   /* [result, list] */
-        for (size_t i = 0; i < r->n; i++) {
-            push_sample(L, &r->v[i]);
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
-        }
-    } else {
-        lua_pushinteger(L, (lua_Integer)r->n);
-    }
-    lua_setfield(L, -2, "samples");
-    if (jtl) lua_pushstring(L, jtl), lua_setfield(L, -2, "jtl");
-    lua_pushstring(L, driver);
-    lua_setfield(L, -2, "driver");
-}
-
-static void push_strings(lua_State *L, char *const *v, size_t n) {
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_pushstring(L, v[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-}
-
-/* ---- helpers ----------------------------------------------------------------- */
 
 static pg_engine *engine(lua_State *L) {
     pg_engine *eng = lb_engine(L);
     if (!eng) luaL_error(L, "jmeter: no engine in this state");
     return eng;
-}
-
-static int bad(lua_State *L, const char *code, const char *fmt, double v) {
-    pg_err e;
-    pg_errf(&e, 400, code, fmt, v);
-    return lb_fail(L, &e);
-}
-
-static int has(lua_State *L, int idx, const char *k) {
-    int t = lua_getfield(L, idx, k);
-    lua_pop(L, 1);
-    return t != LUA_TNIL;
-}
-
-/* jmeter.load's options, checked once by lb_options: a misspelt one is an
- * error, and an absent one is never looked up. */
-enum {                          /* driver first: ops.loadtest passes only that */
-    O_DRIVER, O_URL, O_URLS, O_SERVICE, O_PATH, O_METHOD, O_HEADERS, O_BODY, O_FILE, O_RATE, O_PROFILE,
-    O_DURATION, O_CONNECTIONS, O_THREADS, O_LOOPS, O_RAMP, O_THINK, O_TIMEOUT, O_KEEPALIVE, O_FOLLOW, O_LABEL,
-    O_JTL, O_SAMPLES, O_CLIENT, O_COUNT
-};
-static const char *const load_opts[O_COUNT] = {
-    "driver", "url", "urls", "service", "path", "method", "headers", "body", "file", "rate", "profile",
-    "duration", "connections", "threads", "loops", "ramp", "think", "timeout", "keepalive", "follow", "label",
-    "jtl", "samples", "client",
-};
-
-typedef struct opts {
-    int idx;                    /* the options table */
-    uint64_t m;                 /* which are present */
-} opts;
-
-static int ohas(const opts *o, int id) { return (int)(o->m >> id & 1); }
-static double onum(lua_State *L, const opts *o, int id, double def) {
-    return ohas(o, id) ? lb_optnumfield(L, o->idx, load_opts[id], def) : def;
-}
-static lua_Integer oint(lua_State *L, const opts *o, int id, lua_Integer def) {
-    return ohas(o, id) ? lb_optintfield(L, o->idx, load_opts[id], def) : def;
-}
-static const char *ostr(lua_State *L, const opts *o, int id, const char *def) {
-    return ohas(o, id) ? lb_optstrfield(L, o->idx, load_opts[id], def) : def;
-}
-static int obool(lua_State *L, const opts *o, int id, int def) {
-    return ohas(o, id) ? lb_optboolfield(L, o->idx, load_opts[id], def) : def;
-}
-/* Push the option (nil when absent); its type. */
-static int oget(lua_State *L, const opts *o, int id) {
-    if (!ohas(o, id)) {
-        lua_pushnil(L);
-        return LUA_TNIL;
-    }
-    return lua_getfield(L, o->idx, load_opts[id]);
 }
 
 /* A file to write under data_dir: the given name, or a fresh one. */
@@ -249,340 +91,45 @@ static jmx_prop *read_props(lua_State *L, int idx, size_t *n) {
     return v;
 }
 
-/* ---- progress and interruption ----------------------------------------------- */
+static const lb_field import_fields[] = {
+    LB_F(jmx_plan, name, LB_STR),
+    LB_F(jmx_plan, thread_group, LB_STR),
+    LB_F(jmx_plan, label, LB_STR),
+    LB_FN("threads", jmx_plan, plan.threads, LB_INT),
+    LB_FN("loops", jmx_plan, plan.loops, LB_INT),
+    LB_FN("ramp", jmx_plan, plan.ramp_s, LB_NUM),
+    LB_FN("rate", jmx_plan, plan.rate, LB_NUM),
+    LB_FN("duration", jmx_plan, plan.duration_s, LB_NUM),
+    LB_FN("think", jmx_plan, plan.think_ms, LB_NUM),
+    LB_F(jmx_plan, throughput_per_min, LB_NUM),
+    LB_F(jmx_plan, calc_mode, LB_INT),
+    LB_FN("method", jmx_plan, target.method, LB_STR),
+    LB_FN("keepalive", jmx_plan, target.keepalive, LB_BOOL),
+    LB_FN("follow_redirects", jmx_plan, target.follow_redirects, LB_BOOL),
+    { NULL, LB_INT, 0 },
+};
 
-static void progress_cb(void *ud, const load_progress *p) {
-    lua_State *L = ud;
-    char total[48];
-    if (p->total_s > 0) snprintf(total, sizeof total, "%.1f/%.1f s", p->elapsed_s, p->total_s);
-    else snprintf(total, sizeof total, "%.1f s", p->elapsed_s);
-    char reqs[48];
-    if (p->planned) snprintf(reqs, sizeof reqs, "%zu/%zu req", p->requests, p->planned);
-    else snprintf(reqs, sizeof reqs, "%zu req", p->requests);
-    if (isnan(p->p99_ms))
-        lb_progress(L, "load %s  %s  %zu err  %.0f req/s", total, reqs, p->errors, p->rate);
-    else
-        lb_progress(L, "load %s  %s  %zu err  %.0f req/s  p99 %.1f ms", total, reqs, p->errors, p->rate,
-                    p->p99_ms);
-}
-
-static int stop_cb(void *ud) {
-    rt_state *s = rt_state_of((lua_State *)ud);
-    return s && atomic_load(&s->interrupt);
-}
-
-/* Run p on t (native) and write the JTL; the result or nil, err is pushed. */
-static int run_native(lua_State *L, ld_plan *p, load_target *t, const char *jtl_opt, int with_samples,
-                      char **warnings, size_t nwarnings) {
-    pg_engine *eng = engine(L);
-    pg_err e = { 0 };
-    char jtl[PATH_MAX];
-    if (jtl_opt && out_path(L, jtl_opt, ".jtl", jtl, sizeof jtl, &e)) return lb_fail(L, &e);
-    double max = eng->cfg.load.max_duration_s;
-    double want = load_planned_s(p, t);
-    if (max > 0 && want > max)
-        return bad(L, "too_long", "the load test would take %g s, over load.max_duration_s", want);
-    if (max > 0 && p->duration_s > max)
-        return bad(L, "too_long", "duration %g s is over load.max_duration_s", p->duration_s);
-    t->max_duration_s = max;
-    if (lb_progress_enabled(L)) {
-        t->progress = progress_cb;
-        t->progress_ud = L;
-    }
-    t->stop = stop_cb;
-    t->stop_ud = L;
-    ld_result r = { 0 };
-    int rc = load_run(p, t, &r, &e);
-    lb_progress_done(L);
-    if (rc == 0 && jtl_opt) rc = jtl_write(jtl, &r, &e);
-    if (rc) {
-        ld_result_free(&r);
-        return lb_fail(L, &e);
-    }
-    push_result(L, &r, with_samples, jtl_opt ? jtl : NULL, "native");
-    lua_pushstring(L, load_client(t) == LOAD_CLIENT_H1 ? "h1" : "curl");
-    lua_setfield(L, -2, "client");
-    if (nwarnings) {
-        push_strings(L, warnings, nwarnings);
-        lua_setfield(L, -2, "warnings");
-    }
-    ld_result_free(&r);
-    return 1;
-}
-
-/* ---- jmeter.load ----------------------------------------------------------------- */
-
-/* The endpoints of the backend's ready pods + path, as a Service spreads. */
-static int add_service_urls(lua_State *L, load_target *t, const char *path, pg_err *e) {
-    pg_backend *b = engine(L)->backend;
-    if (!b) return pg_errf(e, 503, "no_backend", "no backend");
-    pg_pod *v = NULL;
-    size_t n = 0;
-    if (b->ops->pods(b, &v, &n, e)) return -1;
-    int added = 0, rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (!v[i].ready || !v[i].ip[0] || v[i].port <= 0) continue;
-        char url[PG_URL_MAX];
-        snprintf(url, sizeof url, strchr(v[i].ip, ':') ? "http://[%s]:%d%s" : "http://%s:%d%s", v[i].ip, v[i].port,
-                 path);
-        rc = load_target_add_url(t, url, e);
-        added++;
-    }
-    free(v);
-    if (!rc && !added)
-        return pg_errf(e, 503, "no_endpoints", "no ready pod with an endpoint on the %s backend", b->ops->name);
-    return rc;
-}
-
-/* url / urls / service / headers / body / file / method options into t. */
-static int read_target(lua_State *L, const opts *o, load_target *t, pg_err *e) {
-    const pg_load_conf *c = &engine(L)->cfg.load;
-    const char *url = ostr(L, o, O_URL, NULL);
-    int service = obool(L, o, O_SERVICE, 0);
-    const char *path = ostr(L, o, O_PATH, "/");
-    luaL_argcheck(L, path[0] == '/', 1, "path must start with '/'");
-    if (oget(L, o, O_URLS) != LUA_TNIL) {                   /* [urls] */
-        luaL_argcheck(L, lua_istable(L, -1), 1, "urls must be a list of strings");
-        lua_Integer n = luaL_len(L, -1);
-        if (n == 0) {
-            lua_pop(L, 1);
-            return pg_errf(e, 400, "bad_target", "urls is empty");
-        }
-        for (lua_Integer i = 1; i <= n; i++) {
-            lua_rawgeti(L, -1, i);
-            if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "urls[%d] must be a string", (int)i);
-            int rc = load_target_add_url(t, lua_tostring(L, -1), e);
-            lua_pop(L, 1);
-            if (rc) {
-                lua_pop(L, 1);
-                return -1;
-            }
-        }
-    }
-    lua_pop(L, 1);
-    if (url && load_target_add_url(t, url, e)) return -1;
-    if (!t->nurls && !service && c->url[0] && load_target_add_url(t, c->url, e)) return -1;
-    if (!t->nurls && add_service_urls(L, t, path, e)) return -1;
-
-    if (load_target_set_method(t, ostr(L, o, O_METHOD, c->method), e)) return -1;
-    if (oget(L, o, O_HEADERS) != LUA_TNIL) {                /* [headers] */
-        luaL_argcheck(L, lua_istable(L, -1), 1, "headers must be a table {name = value}");
-        lua_pushnil(L);
-        while (lua_next(L, -2)) {
-            if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-                luaL_error(L, "headers must be {name = string, ...}");
-            int rc = load_target_add_header(t, lua_tostring(L, -2), lua_tostring(L, -1), e);
-            lua_pop(L, 1);
-            if (rc) {
-                lua_pop(L, 2);
-                return -1;
-            }
-        }
-    }
-    lua_pop(L, 1);
-    size_t blen = 0;
-    if (oget(L, o, O_BODY) != LUA_TNIL) {
-        luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "body must be a string");
-        const char *body = lua_tolstring(L, -1, &blen);
-        if (load_target_set_body(t, body, blen, e)) return lua_pop(L, 1), -1;
-    } else if (c->body[0] && !ohas(o, O_FILE) && load_target_set_body(t, c->body, strlen(c->body), e)) {
-        return lua_pop(L, 1), -1;
-    }
-    lua_pop(L, 1);
-    if (oget(L, o, O_FILE) != LUA_TNIL) {                   /* [file] */
-        luaL_argcheck(L, lua_istable(L, -1), 1, "file must be {path =, param =, mime =}");
-        int f = lua_gettop(L);
-        const char *fp = lb_optstrfield(L, f, "path", NULL);
-        luaL_argcheck(L, fp != NULL, 1, "file.path is required");
-        if (load_target_set_file(t, fp, lb_optstrfield(L, f, "param", "file"), lb_optstrfield(L, f, "mime", NULL), e))
-            return lua_pop(L, 1), -1;
-    }
-    lua_pop(L, 1);
-    t->keepalive = obool(L, o, O_KEEPALIVE, 1);
-    t->follow_redirects = obool(L, o, O_FOLLOW, 0);
-    const char *client = ostr(L, o, O_CLIENT, "auto");
-    if (!strcmp(client, "curl")) t->client = LOAD_CLIENT_CURL;
-    else if (!strcmp(client, "h1")) t->client = LOAD_CLIENT_H1;
-    else luaL_argcheck(L, !strcmp(client, "auto"), 1, "client must be 'auto', 'h1' or 'curl'");
-    lua_Integer conns = oint(L, o, O_CONNECTIONS, 0);
-    if (conns < 0 || conns > 1000) return pg_errf(e, 400, "bad_connections", "connections %lld (wants 1..1000)", (long long)conns);
-    t->max_inflight = (int)conns;
-    return 0;
-}
-
-/* profile={{t, rps}, ...} */
-static int read_profile(lua_State *L, const opts *o, load_target *t, pg_err *e) {
-    if (oget(L, o, O_PROFILE) == LUA_TNIL) return lua_pop(L, 1), 0;
-    luaL_argcheck(L, lua_istable(L, -1), 1, "profile must be a list of {t, rps}");
-    lua_Integer n = luaL_len(L, -1);
-    load_step *s = calloc((size_t)(n > 0 ? n : 1), sizeof *s);
-    if (!s) luaL_error(L, "out of memory");
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, i);                              /* [profile, step] */
-        int ok1 = 0, ok2 = 0;
-        if (lua_istable(L, -1)) {
-            lua_rawgeti(L, -1, 1);
-            lua_rawgeti(L, -2, 2);
-            s[i - 1].t_s = lua_tonumberx(L, -2, &ok1);
-            s[i - 1].rps = lua_tonumberx(L, -1, &ok2);
-            lua_pop(L, 2);
-        }
-        lua_pop(L, 1);
-        if (!ok1 || !ok2) {
-            free(s);
-            luaL_error(L, "profile[%d] must be {t, rps}", (int)i);
-        }
-    }
-    lua_pop(L, 1);
-    int rc = load_target_set_profile(t, s, (size_t)n, e);
-    free(s);
-    return rc;
-}
-
-/* rate/duration/threads/loops/... into p; returns 0 or pushes nil, err (returns 2). */
-static int read_plan(lua_State *L, const opts *o, ld_plan *p) {
-    const pg_load_conf *c = &engine(L)->cfg.load;
-    int explicit_mode = ohas(o, O_RATE) || ohas(o, O_PROFILE) || ohas(o, O_THREADS) || ohas(o, O_LOOPS)
-                        || ohas(o, O_DURATION);
-    p->rate = onum(L, o, O_RATE, explicit_mode ? 0 : c->rate);
-    p->duration_s = onum(L, o, O_DURATION, c->duration_s);
-    lua_Integer threads = oint(L, o, O_THREADS, explicit_mode ? 1 : c->threads);
-    lua_Integer loops = oint(L, o, O_LOOPS, explicit_mode ? 0 : c->loops);
-    p->ramp_s = onum(L, o, O_RAMP, 0);
-    p->think_ms = onum(L, o, O_THINK, 0);
-    p->timeout_s = onum(L, o, O_TIMEOUT, c->timeout_s);
-    p->label = ostr(L, o, O_LABEL, NULL);
-    if (ohas(o, O_RATE) && !(p->rate > 0)) return bad(L, "bad_rate", "rate %g requests/s (wants > 0)", p->rate);
-    if (!(p->duration_s > 0)) return bad(L, "bad_duration", "duration %g s (wants > 0)", p->duration_s);
-    if (threads < 1 || threads > 10000) return bad(L, "bad_threads", "threads %g (wants 1..10000)", (double)threads);
-    if (loops < 0 || loops > 1000000000) return bad(L, "bad_loops", "loops %g (wants >= 0)", (double)loops);
-    if (!(p->timeout_s > 0)) return bad(L, "bad_timeout", "timeout %g s (wants > 0)", p->timeout_s);
-    if (!(p->ramp_s >= 0)) return bad(L, "bad_ramp", "ramp %g s (wants >= 0)", p->ramp_s);
-    if (!(p->think_ms >= 0)) return bad(L, "bad_think", "think %g ms (wants >= 0)", p->think_ms);
-    p->threads = (int)threads;
-    p->loops = (int)loops;
-    return 0;
-}
-
-/* The sim driver's result of this thread, emptied for the next run (the
- * memory of a small test is kept; the thread's exit frees it). */
-static pthread_key_t sim_key;
-static pthread_once_t sim_once = PTHREAD_ONCE_INIT;
-
-static void sim_result_free(void *p) {
-    ld_result_free(p);
-    free(p);
-}
-
-static void sim_key_init(void) { pthread_key_create(&sim_key, sim_result_free); }
-
-static ld_result *sim_result(void) {
-    pthread_once(&sim_once, sim_key_init);
-    ld_result *r = pthread_getspecific(sim_key);
-    if (!r && (r = calloc(1, sizeof *r)) && pthread_setspecific(sim_key, r)) {
-        free(r);
-        r = NULL;
-    }
-    if (r) ld_result_reset(r, 4096);
-    return r;
-}
-
-/* driver "sim": the backend's own model of the load test. */
-static int run_sim(lua_State *L, const ld_plan *p, const char *jtl_opt, int with_samples) {
-    pg_engine *eng = engine(L);
-    pg_backend *b = eng->backend;
-    pg_err e = { 0 };
-    if (!b || !b->ops->loadtest) {
-        pg_errf(&e, 400, "no_model", "the %s backend has no load model (driver 'sim')", b ? b->ops->name : "?");
-        return lb_fail(L, &e);
-    }
-    if (eng->cfg.load.max_duration_s > 0 && p->duration_s > eng->cfg.load.max_duration_s)
-        return bad(L, "too_long", "duration %g s is over load.max_duration_s", p->duration_s);
-    char jtl[PATH_MAX];
-    if (jtl_opt && out_path(L, jtl_opt, ".jtl", jtl, sizeof jtl, &e)) return lb_fail(L, &e);
-    ld_result *r = sim_result();                /* the thread's, reused: a step makes one of these */
-    if (!r) luaL_error(L, "out of memory");
-    int rc = b->ops->loadtest(b, p, r, &e);
-    /* the backend filled r->sum too */
-    if (rc == 0 && jtl_opt) rc = jtl_write(jtl, r, &e);
-    if (rc) return lb_fail(L, &e);
-    push_result(L, r, with_samples, jtl_opt ? jtl : NULL, "sim");
-    return 1;
-}
-
-#define TARGET_MT "podgym.load_target"
-
-static int target_gc(lua_State *L) {
-    load_target_free(luaL_checkudata(L, 1, TARGET_MT));
-    return 0;
-}
-
-/* A load_target owned by a userdata on the stack, so that an error raised
- * while the options are read frees what was already copied in. */
-static load_target *new_target(lua_State *L) {
-    load_target *t = lua_newuserdatauv(L, sizeof *t, 0);    /* [.., t] */
-    load_target_init(t);
-    if (luaL_newmetatable(L, TARGET_MT)) {
-        lua_pushcfunction(L, target_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return t;
-}
-
-static int lb_jmeter_load(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    opts o = { .idx = 1, .m = lb_options(L, 1, load_opts, O_COUNT, "jmeter.load") };
-    const char *driver = ostr(L, &o, O_DRIVER, "native");
-    luaL_argcheck(L, !strcmp(driver, "native") || !strcmp(driver, "sim"), 1, "driver must be 'native' or 'sim'");
-    const char *jtl_opt = ostr(L, &o, O_JTL, NULL);
-    int with_samples = obool(L, &o, O_SAMPLES, 0);
-    ld_plan p = { 0 };
-    pg_err e = { 0 };
-    int n = read_plan(L, &o, &p);
-    if (n) return n;
-    if (!strcmp(driver, "sim")) return run_sim(L, &p, jtl_opt, with_samples);
-    load_target *t = new_target(L);                         /* [opts, t] */
-    if (read_target(L, &o, t, &e) || read_profile(L, &o, t, &e) || load_check(&p, t, &e)) return lb_fail(L, &e);
-    return run_native(L, &p, t, jtl_opt, with_samples, NULL, 0);
-}
-
-/* ---- plans ------------------------------------------------------------------------- */
-
+/* [] -> [plan] */
 static void push_import(lua_State *L, const jmx_plan *j) {
     const ld_plan *p = &j->plan;
     const load_target *t = &j->target;
-    lua_createtable(L, 0, 24);                              /* [plan] */
-    lua_pushstring(L, j->name), lua_setfield(L, -2, "name");
-    lua_pushstring(L, j->thread_group), lua_setfield(L, -2, "thread_group");
-    lua_pushstring(L, j->label), lua_setfield(L, -2, "label");
+    lb_push_fields(L, j, import_fields);
     lua_pushstring(L, load_is_open(p, t) ? "open" : "closed"), lua_setfield(L, -2, "mode");
-    lua_pushinteger(L, p->threads), lua_setfield(L, -2, "threads");
-    lua_pushinteger(L, p->loops), lua_setfield(L, -2, "loops");
-    lua_pushnumber(L, p->ramp_s), lua_setfield(L, -2, "ramp");
-    lua_pushnumber(L, p->rate), lua_setfield(L, -2, "rate");
-    lua_pushnumber(L, p->duration_s), lua_setfield(L, -2, "duration");
-    lua_pushnumber(L, p->think_ms), lua_setfield(L, -2, "think");
     if (p->timeout_s > 0) lua_pushnumber(L, p->timeout_s), lua_setfield(L, -2, "timeout");
-    lua_pushnumber(L, j->throughput_per_min), lua_setfield(L, -2, "throughput_per_min");
-    lua_pushinteger(L, j->calc_mode), lua_setfield(L, -2, "calc_mode");
     lua_pushinteger(L, (lua_Integer)load_planned_count(p, t)), lua_setfield(L, -2, "planned_samples");
     lua_pushnumber(L, load_planned_s(p, t)), lua_setfield(L, -2, "planned_s");
     lua_pushstring(L, t->urls[0]), lua_setfield(L, -2, "url");
-    push_strings(L, t->urls, t->nurls), lua_setfield(L, -2, "urls");
-    lua_pushstring(L, t->method), lua_setfield(L, -2, "method");
-    push_strings(L, t->headers, t->nheaders), lua_setfield(L, -2, "headers");
+    lb_push_strings(L, t->urls, t->nurls), lua_setfield(L, -2, "urls");
+    lb_push_strings(L, t->headers, t->nheaders), lua_setfield(L, -2, "headers");
     if (t->body) lua_pushlstring(L, t->body, t->body_len), lua_setfield(L, -2, "body");
     if (t->file_path) {
-        lua_createtable(L, 0, 3);
+        lua_createtable(L, 0, 3);                           /* [plan, file] */
         lua_pushstring(L, t->file_path), lua_setfield(L, -2, "path");
         lua_pushstring(L, t->file_param), lua_setfield(L, -2, "param");
         if (t->file_mime) lua_pushstring(L, t->file_mime), lua_setfield(L, -2, "mime");
         lua_setfield(L, -2, "file");
     }
-    lua_pushboolean(L, t->keepalive), lua_setfield(L, -2, "keepalive");
-    lua_pushboolean(L, t->follow_redirects), lua_setfield(L, -2, "follow_redirects");
-    push_strings(L, j->warnings, j->nwarnings), lua_setfield(L, -2, "warnings");
+    lb_push_strings(L, j->warnings, j->nwarnings), lua_setfield(L, -2, "warnings");
 }
 
 /* jmeter.import(plan[, props]) */
@@ -609,10 +156,11 @@ static int lb_jmeter_load_plan(lua_State *L) {
     pg_engine *eng = engine(L);
     const char *plan = lb_optstrfield(L, 1, "plan", eng->cfg.load.plan[0] ? eng->cfg.load.plan : NULL);
     luaL_argcheck(L, plan != NULL, 1, "plan is required (or load.plan in the config)");
-    double timeout = lb_optnumfield(L, 1, "timeout", 0);   /* 0: the plan's, else load.timeout_s */
+    int own_timeout = lua_getfield(L, 1, "timeout") != LUA_TNIL;   /* else the plan's, else load.timeout_s */
+    lua_pop(L, 1);
+    double timeout = lb_optnumfield(L, 1, "timeout", 0);
     const char *jtl_opt = lb_optstrfield(L, 1, "jtl", NULL);
     int with_samples = lb_optboolfield(L, 1, "samples", 0);
-    if (has(L, 1, "timeout") && !(timeout > 0)) return bad(L, "bad_timeout", "timeout %g s (wants > 0)", timeout);
     lua_getfield(L, 1, "props");                            /* [opts, props] */
     size_t np;
     jmx_prop *props = read_props(L, lua_gettop(L), &np);
@@ -621,9 +169,9 @@ static int lb_jmeter_load_plan(lua_State *L) {
     int rc = jmx_import(plan, props, np, &j, &e);
     free(props);
     if (rc) return lb_fail(L, &e);
-    if (timeout > 0) j.plan.timeout_s = timeout;
+    if (own_timeout) j.plan.timeout_s = timeout;
     else if (!(j.plan.timeout_s > 0)) j.plan.timeout_s = eng->cfg.load.timeout_s;
-    int n = run_native(L, &j.plan, &j.target, jtl_opt, with_samples, j.warnings, j.nwarnings);
+    int n = lb_load_native(L, &j.plan, &j.target, jtl_opt, with_samples, j.warnings, j.nwarnings);
     jmx_plan_free(&j);
     return n;
 }
@@ -637,8 +185,6 @@ static int lb_jmeter_run(lua_State *L) {
     const char *plan = lb_optstrfield(L, 1, "plan", c->plan[0] ? c->plan : NULL);
     luaL_argcheck(L, plan != NULL, 1, "plan is required (or load.plan in the config)");
     double timeout = lb_optnumfield(L, 1, "timeout", c->max_duration_s > 0 ? c->max_duration_s : 600);
-    if (!(timeout > 0) || (c->max_duration_s > 0 && timeout > c->max_duration_s))
-        return bad(L, "bad_timeout", "timeout %g s (wants > 0 and <= load.max_duration_s)", timeout);
     pg_err e = { 0 };
     char jtl[PATH_MAX], log[PATH_MAX];
     if (out_path(L, lb_optstrfield(L, 1, "jtl", NULL), ".jtl", jtl, sizeof jtl, &e)) return lb_fail(L, &e);
@@ -648,7 +194,7 @@ static int lb_jmeter_run(lua_State *L) {
     size_t np;
     jmx_prop *props = read_props(L, lua_gettop(L), &np);
     jmr_opts o = { .jmeter = c->jmeter, .plan = plan, .jtl = jtl, .log = log, .props = props, .nprops = np,
-                   .timeout_s = timeout };
+                   .timeout_s = timeout, .max_s = c->max_duration_s };
     ld_result r = { 0 };
     int rc = jmr_run(&o, &r, &e);
     free(props);
@@ -656,14 +202,14 @@ static int lb_jmeter_run(lua_State *L) {
         ld_result_free(&r);
         return lb_fail(L, &e);
     }
-    push_result(L, &r, lb_optboolfield(L, 1, "samples", 0), jtl, "jmeter");
+    lb_push_result(L, &r, lb_optboolfield(L, 1, "samples", 0), jtl, "jmeter");
     lua_pushstring(L, log);
     lua_setfield(L, -2, "log");
     ld_result_free(&r);
     return 1;
 }
 
-/* ---- JTL and summaries --------------------------------------------------------------- */
+/* ---- JTL files ---------------------------------------------------------------------- */
 
 static int lb_jmeter_read_jtl(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
@@ -674,63 +220,19 @@ static int lb_jmeter_read_jtl(lua_State *L) {
         ld_result_free(&r);
         return lb_fail(L, &e);
     }
-    push_result(L, &r, with_samples, path, "jtl");
-    ld_result_free(&r);
-    return 1;
-}
-
-static double sample_num(lua_State *L, int idx, const char *k, int i, int required) {
-    int t = lua_getfield(L, idx, k);
-    int ok;
-    double v = lua_tonumberx(L, -1, &ok);
-    lua_pop(L, 1);
-    if (t == LUA_TNIL && !required) return NAN;
-    if (!ok) luaL_error(L, "samples[%d].%s must be a number", i, k);
-    return v;
-}
-
-/* jmeter.summarize(samples): samples as jmeter.load{samples=true} gives them. */
-static int lb_jmeter_summarize(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_Integer n = luaL_len(L, 1);
-    ld_result r = { 0 };
-    for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, 1, i) != LUA_TTABLE) {
-            ld_result_free(&r);
-            return luaL_error(L, "samples[%d] must be a table", (int)i);
-        }
-        int s = lua_gettop(L);
-        ld_sample x = { 0 };
-        double ts = sample_num(L, s, "ts", (int)i, 0);
-        x.ts_ms = isnan(ts) ? 0 : (int64_t)llround(ts * 1000.0);
-        x.elapsed_ms = sample_num(L, s, "elapsed", (int)i, 1);
-        x.latency_ms = sample_num(L, s, "latency", (int)i, 0);
-        double bytes = sample_num(L, s, "bytes", (int)i, 0);
-        x.bytes = isnan(bytes) ? -1 : (long)bytes;
-        if (lua_getfield(L, s, "success") != LUA_TBOOLEAN) {
-            ld_result_free(&r);
-            return luaL_error(L, "samples[%d].success must be a boolean", (int)i);
-        }
-        x.success = lua_toboolean(L, -1);
-        lua_pop(L, 2);
-        if (ld_result_push(&r, &x)) {
-            ld_result_free(&r);
-            return luaL_error(L, "out of memory");
-        }
-    }
-    ld_summarize(&r);
-    push_summary(L, &r.sum);
+    lb_push_result(L, &r, with_samples, path, "jtl");
     ld_result_free(&r);
     return 1;
 }
 
 static const luaL_Reg jmeter_fns[] = {
-    { "load", lb_jmeter_load },         { "load_plan", lb_jmeter_load_plan }, { "run", lb_jmeter_run },
-    { "import", lb_jmeter_import },     { "read_jtl", lb_jmeter_read_jtl },   { "summarize", lb_jmeter_summarize },
-    { NULL, NULL },
+    { "run", lb_jmeter_run },           { "read_jtl", lb_jmeter_read_jtl }, { "import", lb_jmeter_import },
+    { "load_plan", lb_jmeter_load_plan }, { "summarize", lb_loadgen_summarize }, { NULL, NULL },
 };
 
 int luaopen_jmeter(lua_State *L) {
-    luaL_newlib(L, jmeter_fns);
+    luaL_newlib(L, jmeter_fns);                             /* [jmeter] */
+    lb_push_loadgen_run(L, "jmeter.load");
+    lua_setfield(L, -2, "load");
     return 1;
 }

@@ -13,19 +13,76 @@
 
 #include <curl/curl.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "load/h1.h"
 
-#define H1_BUF_START 16384
-#define H1_BUF_MAX (1u << 20)   /* headers (or one chunk-size line) larger than this: refused */
+#define H1_RECV_BYTES 16384     /* one recv; the parser keeps no tail, so this never grows */
 
 /* ---- the response parser ------------------------------------------------- */
 
-enum { S_STATUS, S_HEADER, S_BODY, S_BODY_CLOSE, S_CHUNK_SIZE, S_CHUNK_DATA, S_CHUNK_CRLF, S_TRAILER, S_DONE };
+/* Where a response is: in a status line and headers (a 1xx goes back
+ * here), just past the final headers (the parser paused to tell us where
+ * they end), in the body, complete (the parser paused so that nothing
+ * after the response is consumed). */
+enum { P_HEAD, P_HEADERS_END, P_BODY, P_DONE };
+
+static int on_message_begin(http_parser *p) {
+    h1_resp *r = p->data;
+    r->reason[0] = '\0';
+    return 0;
+}
+
+static int on_status(http_parser *p, const char *at, size_t n) {
+    h1_resp *r = p->data;                       /* the reason may come in pieces */
+    size_t have = strlen(r->reason), room = sizeof r->reason - 1 - have;
+    if (n > room) n = room;
+    memcpy(r->reason + have, at, n);
+    r->reason[have + n] = '\0';
+    return 0;
+}
+
+/* Returns 1 (no body) for a HEAD request and for 101, whose bytes after
+ * the headers are another protocol; -1 for a status below 100, which
+ * http_parser lets through ("HTTP/1.1 20 OK"). */
+static int on_headers_complete(http_parser *p) {
+    h1_resp *r = p->data;
+    if (p->status_code < 100) return -1;
+    if (p->status_code >= 200 || p->status_code == 101) r->code = p->status_code;
+    r->phase = P_HEADERS_END;
+    http_parser_pause(p, 1);
+    return r->head || p->status_code == 101;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n) {
+    ((h1_resp *)p->data)->body_bytes += (long)n;
+    return 0;
+}
+
+static int on_message_complete(http_parser *p) {
+    h1_resp *r = p->data;
+    if (p->status_code < 200 && p->status_code != 101) {    /* 100 Continue and friends: the real one follows */
+        r->phase = P_HEAD;
+        return 0;
+    }
+    r->keepalive = p->status_code != 101 && http_should_keep_alive(p);
+    r->phase = P_DONE;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_status = on_status,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
 
 void h1_resp_init(h1_resp *r, int head_request) {
     memset(r, 0, sizeof *r);
-    r->state = S_STATUS;
+    http_parser_init(&r->hp, HTTP_RESPONSE);
+    r->hp.data = r;
     r->head = head_request;
 }
 
@@ -34,163 +91,56 @@ static int bad(h1_resp *r, const char *why) {
     return H1_BAD;
 }
 
-/* "HTTP/1.1 200 OK" */
-static int status_line(h1_resp *r, const char *p, size_t n) {
-    if (n < 12 || memcmp(p, "HTTP/1.", 7) || (p[7] != '0' && p[7] != '1') || p[8] != ' ')
-        return bad(r, "malformed status line");
-    if (p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9')
-        return bad(r, "malformed status code");
-    r->code = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-    r->keepalive = p[7] == '1';         /* HTTP/1.0: only with Connection: keep-alive */
-    r->chunked = 0;
-    r->left = -1;
-    size_t i = 12;
-    while (i < n && p[i] == ' ') i++;
-    size_t m = n - i < sizeof r->reason - 1 ? n - i : sizeof r->reason - 1;
-    memcpy(r->reason, p + i, m);
-    r->reason[m] = '\0';
-    return H1_MORE;
-}
-
-static int has_token(const char *v, size_t n, const char *tok) {
-    size_t k = strlen(tok);
-    for (size_t i = 0; i + k <= n; i++)
-        if (!strncasecmp(v + i, tok, k) && (i == 0 || v[i - 1] == ' ' || v[i - 1] == ',')
-            && (i + k == n || v[i + k] == ' ' || v[i + k] == ',' || v[i + k] == ';'))
-            return 1;
-    return 0;
-}
-
-static int header_line(h1_resp *r, const char *p, size_t n) {
-    const char *colon = memchr(p, ':', n);
-    if (!colon || colon == p) return bad(r, "malformed header line");
-    size_t kn = (size_t)(colon - p);
-    const char *v = colon + 1, *end = p + n;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == ' ' || end[-1] == '\t')) end--;
-    size_t vn = (size_t)(end - v);
-    if (kn == 14 && !strncasecmp(p, "Content-Length", 14)) {
-        if (!vn) return bad(r, "bad Content-Length");
-        int64_t len = 0;
-        for (size_t i = 0; i < vn; i++) {
-            if (v[i] < '0' || v[i] > '9' || len > (INT64_MAX - 9) / 10) return bad(r, "bad Content-Length");
-            len = len * 10 + (v[i] - '0');
-        }
-        if (r->left >= 0 && r->left != len) return bad(r, "conflicting Content-Length headers");
-        r->left = len;
-    } else if (kn == 17 && !strncasecmp(p, "Transfer-Encoding", 17)) {
-        if (has_token(v, vn, "chunked")) r->chunked = 1;
-    } else if (kn == 10 && !strncasecmp(p, "Connection", 10)) {
-        if (has_token(v, vn, "close")) r->keepalive = 0;
-        else if (has_token(v, vn, "keep-alive")) r->keepalive = 1;
+/* The parser's error, said for a load-test sample. */
+static const char *parse_error(const http_parser *p) {
+    enum http_errno err = HTTP_PARSER_ERRNO(p);
+    switch (err) {
+    case HPE_INVALID_CONSTANT:
+    case HPE_INVALID_VERSION: return "malformed status line";
+    case HPE_INVALID_STATUS:
+    case HPE_CB_headers_complete: return "malformed status code";
+    case HPE_INVALID_CONTENT_LENGTH: return "bad Content-Length";
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+        return p->uses_transfer_encoding ? "Content-Length beside Transfer-Encoding"
+                                         : "conflicting Content-Length headers";
+    case HPE_INVALID_CHUNK_SIZE: return "malformed chunk size";
+    case HPE_HEADER_OVERFLOW: return "response headers too large";
+    case HPE_INVALID_HEADER_TOKEN:
+    case HPE_LF_EXPECTED:
+    case HPE_STRICT: return "malformed header line";
+    default: return http_errno_description(err);
     }
-    return H1_MORE;
-}
-
-/* The empty line after the headers: what the body is. */
-static int headers_done(h1_resp *r) {
-    if (r->code < 200 && r->code != 101) {      /* 100 Continue and friends: the real one follows */
-        r->state = S_STATUS;
-        return H1_MORE;
-    }
-    if (r->head || r->code == 204 || r->code == 304 || r->code == 101) {
-        if (r->code == 101) r->keepalive = 0;
-        r->state = S_DONE;
-        return H1_DONE;
-    }
-    if (r->chunked) {
-        r->state = S_CHUNK_SIZE;
-        return H1_MORE;
-    }
-    if (r->left >= 0) {
-        r->state = r->left ? S_BODY : S_DONE;
-        return r->left ? H1_MORE : H1_DONE;
-    }
-    r->until_close = 1;
-    r->keepalive = 0;
-    r->state = S_BODY_CLOSE;
-    return H1_MORE;
-}
-
-static int chunk_size(h1_resp *r, const char *p, size_t n) {
-    int64_t v = 0;
-    size_t i = 0;
-    for (; i < n; i++) {
-        int d = p[i] >= '0' && p[i] <= '9' ? p[i] - '0'
-                : (p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'f' ? (p[i] | 0x20) - 'a' + 10 : -1;
-        if (d < 0) break;
-        if (v > (INT64_MAX >> 4)) return bad(r, "chunk size too large");
-        v = v * 16 + d;
-    }
-    if (i == 0 || (i < n && p[i] != ';' && p[i] != ' ' && p[i] != '\t')) return bad(r, "malformed chunk size");
-    r->left = v;
-    r->state = v ? S_CHUNK_DATA : S_TRAILER;
-    return H1_MORE;
-}
-
-static int on_line(h1_resp *r, const char *p, size_t n) {
-    switch (r->state) {
-    case S_STATUS: {
-        int rc = status_line(r, p, n);
-        if (rc == H1_MORE) r->state = S_HEADER;
-        return rc;
-    }
-    case S_HEADER: return n ? header_line(r, p, n) : headers_done(r);
-    case S_CHUNK_SIZE: return chunk_size(r, p, n);
-    case S_CHUNK_CRLF:
-        if (n) return bad(r, "malformed chunk end");
-        r->state = S_CHUNK_SIZE;
-        return H1_MORE;
-    case S_TRAILER:
-        if (n) return H1_MORE;
-        r->state = S_DONE;
-        return H1_DONE;
-    }
-    return bad(r, "parser state");
 }
 
 int h1_resp_feed(h1_resp *r, const char *buf, size_t n, size_t *used) {
-    size_t i = 0;
-    int rc = H1_MORE;
-    while (rc == H1_MORE && i < n) {
-        if (r->state == S_BODY || r->state == S_CHUNK_DATA || r->state == S_BODY_CLOSE) {
-            size_t take = n - i;
-            if (r->state != S_BODY_CLOSE && (int64_t)take > r->left) take = (size_t)r->left;
-            r->body_bytes += (long)take;
-            i += take;
-            if (r->state == S_BODY_CLOSE) continue;
-            r->left -= (int64_t)take;
-            if (r->left == 0) {
-                if (r->state == S_CHUNK_DATA) {
-                    r->state = S_CHUNK_CRLF;
-                } else {
-                    r->state = S_DONE;
-                    rc = H1_DONE;
-                }
+    size_t off = 0;
+    while (off < n && r->phase != P_DONE) {
+        size_t k = http_parser_execute(&r->hp, &settings, buf + off, n - off);
+        enum http_errno err = HTTP_PARSER_ERRNO(&r->hp);
+        if (err == HPE_PAUSED) {
+            http_parser_pause(&r->hp, 0);
+            if (r->phase == P_HEADERS_END) {
+                /* paused on the headers' last LF, which is fed again */
+                r->header_bytes = (long)(r->seen + off + k + 1);
+                r->phase = P_BODY;
             }
-            continue;
+        } else if (err != HPE_OK) {
+            *used = off + k;
+            return bad(r, parse_error(&r->hp));
         }
-        if (r->state == S_DONE) break;
-        const char *nl = memchr(buf + i, '\n', n - i);
-        if (!nl) break;                                 /* an incomplete line: wait for more */
-        size_t len = (size_t)(nl - (buf + i)) + 1;
-        if (r->state == S_STATUS || r->state == S_HEADER) r->header_bytes += (long)len;
-        size_t m = len - 1;
-        if (m && buf[i + m - 1] == '\r') m--;
-        rc = on_line(r, buf + i, m);
-        i += len;
+        off += k;
     }
-    *used = i;
-    return rc;
+    r->seen += off;
+    *used = off;
+    return r->phase == P_DONE ? H1_DONE : H1_MORE;
 }
 
 int h1_resp_eof(h1_resp *r) {
-    if (r->state == S_BODY_CLOSE) {
-        r->state = S_DONE;
-        return H1_DONE;
-    }
-    if (r->state == S_DONE) return H1_DONE;
-    return bad(r, r->code ? "connection closed before the response was complete" : "empty reply from server");
+    if (r->phase == P_DONE) return H1_DONE;
+    if (!r->seen) return bad(r, "empty reply from server");
+    http_parser_execute(&r->hp, &settings, NULL, 0);        /* the parser's word on an end here */
+    if (r->phase == P_DONE) return H1_DONE;
+    return bad(r, "connection closed before the response was complete");
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -203,32 +153,6 @@ int h1_url_ok(const char *url) {
     size_t n = strcspn(auth, "/?#");
     return memchr(auth, '@', n) == NULL;
 }
-
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} buf;
-
-static void put(buf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void puts_(buf *b, const char *s) { put(b, s, strlen(s)); }
 
 static int user_has(const h1_req_opts *o, const char *name) {
     size_t k = strlen(name);
@@ -286,46 +210,26 @@ int h1_req_build(h1_req *rq, const char *url, const h1_req_opts *o, h1_origin **
     int oi = find_origin(origins, norigins, host, port, msg, msglen);
     if (oi < 0) goto out;
 
-    buf b = { 0 };
+    pg_buf b = PG_BUF_INIT;
     int has_body = o->body != NULL || !strcmp(o->method, "POST");
-    puts_(&b, o->method);
-    put(&b, " ", 1);
-    puts_(&b, path[0] ? path : "/");
-    if (query) {
-        put(&b, "?", 1);
-        puts_(&b, query);
-    }
-    put(&b, " HTTP/1.1\r\n", 11);
-    if (!user_has(o, "Host")) {
-        puts_(&b, "Host: ");
-        puts_(&b, host);
-        if (given_port) {
-            put(&b, ":", 1);
-            puts_(&b, given_port);
-        }
-        put(&b, "\r\n", 2);
-    }
-    if (!user_has(o, "Accept")) puts_(&b, "Accept: */*\r\n");
-    if (!o->keepalive && !user_has(o, "Connection")) puts_(&b, "Connection: close\r\n");
-    for (size_t i = 0; i < o->nheaders; i++) {
-        puts_(&b, o->headers[i]);
-        put(&b, "\r\n", 2);
-    }
+    pg_buf_printf(&b, "%s %s%s%s HTTP/1.1\r\n", o->method, path[0] ? path : "/", query ? "?" : "",
+                  query ? query : "");
+    if (!user_has(o, "Host"))
+        pg_buf_printf(&b, "Host: %s%s%s\r\n", host, given_port ? ":" : "", given_port ? given_port : "");
+    if (!user_has(o, "Accept")) pg_buf_adds(&b, "Accept: */*\r\n");
+    if (!o->keepalive && !user_has(o, "Connection")) pg_buf_adds(&b, "Connection: close\r\n");
+    for (size_t i = 0; i < o->nheaders; i++) pg_buf_printf(&b, "%s\r\n", o->headers[i]);
     if (has_body) {
-        char cl[48];
-        snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", o->body ? o->body_len : 0);
-        puts_(&b, cl);
-        if (!user_has(o, "Content-Type")) puts_(&b, "Content-Type: application/x-www-form-urlencoded\r\n");
+        pg_buf_printf(&b, "Content-Length: %zu\r\n", o->body ? o->body_len : 0);
+        if (!user_has(o, "Content-Type")) pg_buf_adds(&b, "Content-Type: application/x-www-form-urlencoded\r\n");
     }
-    put(&b, "\r\n", 2);
-    if (o->body) put(&b, o->body, o->body_len);
-    if (b.oom) {
-        free(b.p);
+    pg_buf_adds(&b, "\r\n");
+    if (o->body) pg_buf_add(&b, o->body, o->body_len);
+    rq->bytes = pg_buf_take(&b, &rq->len);
+    if (!rq->bytes) {
         snprintf(msg, msglen, "out of memory");
         goto out;
     }
-    rq->bytes = b.p;
-    rq->len = b.n;
     rq->origin = oi;
     rq->head = !strcmp(o->method, "HEAD");
     rq->keepalive = o->keepalive;
@@ -378,10 +282,9 @@ static int try_send(h1_xfer *x, const h1_origin *o);
 /* A reused keep-alive connection that the server had closed: one retry on a
  * new connection, as browsers and libcurl do. */
 static int io_error(h1_xfer *x, int err, const h1_origin *o) {
-    if (x->reused && !x->t_first && !x->resp.header_bytes) {
+    if (x->reused && !x->t_first) {
         h1_sock_close(x->s);
         x->sent = 0;
-        x->blen = 0;
         if (do_connect(x, o) == H1_BAD) return H1_BAD;
         return x->s->connecting ? H1_MORE : try_send(x, o);
     }
@@ -409,18 +312,13 @@ int h1_xfer_begin(h1_xfer *x, h1_sock *s, const h1_req *rq, const h1_origin *o, 
     x->req = rq;
     x->s = s;
     x->sent = 0;
-    x->blen = 0;
     x->fresh = 0;
     x->reused = s->fd >= 0;
     x->t_start = now;
     x->t_connected = x->t_first = 0;
     x->msg = NULL;
     h1_resp_init(&x->resp, rq->head);
-    if (!x->buf) {
-        x->buf = malloc(H1_BUF_START);
-        if (!x->buf) return fail(x, ENOMEM, NULL);
-        x->bcap = H1_BUF_START;
-    }
+    if (!x->buf && !(x->buf = malloc(H1_RECV_BYTES))) return fail(x, ENOMEM, NULL);
     if (s->fd < 0 && do_connect(x, o) == H1_BAD) return H1_BAD;
     return s->connecting ? H1_MORE : try_send(x, o);
 }
@@ -433,40 +331,27 @@ int h1_xfer_want(const h1_xfer *x) {
 
 /* The response is complete. The connection goes on only when the request
  * went out whole, nothing came after the response and both sides keep it. */
-static int finished(h1_xfer *x) {
-    if (x->blen || x->sent < x->req->len || !x->resp.keepalive || !x->req->keepalive) h1_sock_close(x->s);
+static int finished(h1_xfer *x, int extra) {
+    if (extra || x->sent < x->req->len || !x->resp.keepalive || !x->req->keepalive) h1_sock_close(x->s);
     return H1_DONE;
 }
 
 static int receive(h1_xfer *x, const h1_origin *o, double now) {
-    if (x->bcap - x->blen < 4096) {
-        if (x->bcap >= H1_BUF_MAX) return fail(x, 0, "response headers too large");
-        char *nb = realloc(x->buf, x->bcap * 2);
-        if (!nb) return fail(x, ENOMEM, NULL);
-        x->buf = nb;
-        x->bcap *= 2;
-    }
-    ssize_t n = recv(x->s->fd, x->buf + x->blen, x->bcap - x->blen, 0);
+    ssize_t n = recv(x->s->fd, x->buf, H1_RECV_BYTES, 0);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return H1_MORE;
         return io_error(x, errno, o);
     }
     if (n == 0) {
         if (x->reused && !x->t_first) return io_error(x, ECONNRESET, o);
-        if (h1_resp_eof(&x->resp) == H1_DONE) {
-            x->blen = 0;
-            return finished(x);
-        }
+        if (h1_resp_eof(&x->resp) == H1_DONE) return finished(x, 0);
         return fail(x, 0, x->resp.error);
     }
     if (!x->t_first) x->t_first = now;
-    x->blen += (size_t)n;
     size_t used = 0;
-    int rc = h1_resp_feed(&x->resp, x->buf, x->blen, &used);
+    int rc = h1_resp_feed(&x->resp, x->buf, (size_t)n, &used);
     if (rc == H1_BAD) return fail(x, 0, x->resp.error);
-    x->blen -= used;
-    if (x->blen) memmove(x->buf, x->buf + used, x->blen);
-    return rc == H1_DONE ? finished(x) : H1_MORE;
+    return rc == H1_DONE ? finished(x, used < (size_t)n) : H1_MORE;
 }
 
 int h1_xfer_event(h1_xfer *x, int events, const h1_origin *o, double now) {
@@ -495,7 +380,6 @@ void h1_xfer_abort(h1_xfer *x) {
 void h1_xfer_free(h1_xfer *x) {
     free(x->buf);
     x->buf = NULL;
-    x->bcap = x->blen = 0;
 }
 
 void h1_sock_idle_event(h1_sock *s) {

@@ -9,11 +9,13 @@
  * the request bytes are built once per URL, and a keep-alive request costs
  * one send and one recv.
  *
- *   h1_resp    an incremental response parser (status line, headers,
+ *   h1_resp    an incremental response reader over http_parser (Debian's
+ *              libhttp-parser, what wrk uses): status code and reason,
  *              Content-Length / chunked / until-close bodies, 1xx skipped,
- *              HEAD/204/304 without a body). It consumes whole lines only,
- *              so a caller keeps the unconsumed tail and feeds it again with
- *              more bytes.
+ *              HEAD/204/304 without a body, keep-alive as
+ *              http_should_keep_alive says. It consumes every byte it is fed
+ *              (the parser keeps its own state), so a caller never keeps a
+ *              tail.
  *   h1_req     the bytes of one request, and where it goes.
  *   h1_xfer    one request on a socket: connect if needed, send, receive,
  *              with the times a sample wants. The caller owns the event
@@ -25,27 +27,30 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <http_parser.h>
+
 /* ---- the response parser ------------------------------------------------- */
 
 enum { H1_MORE = 0, H1_DONE = 1, H1_BAD = -1 };
 
 typedef struct h1_resp {
-    int state;                  /* private */
+    http_parser hp;             /* private: the parser's state (hp.data points here) */
+    int phase;                  /* private */
+    size_t seen;                /* private: bytes of this response consumed so far */
     int head;                   /* the request was HEAD: no body whatever the headers say */
-    int code;                   /* status of the final response; 0 until known */
+    int code;                   /* status of the final response, once its headers are in; else 0 */
     int keepalive;              /* the connection may carry another request */
-    int chunked, until_close;
-    int64_t left;               /* body bytes (or chunk bytes) still to come */
     long header_bytes;          /* status lines and headers, 1xx included */
     long body_bytes;            /* decoded body bytes */
     char reason[48];            /* "OK", "Internal Server Error" (truncated) */
-    const char *error;          /* why H1_BAD */
+    const char *error;          /* why H1_BAD (a static string) */
 } h1_resp;
 
 void h1_resp_init(h1_resp *r, int head_request);
-/* Consume from buf[0..n): returns H1_MORE (all complete lines and body bytes
- * consumed, *used says how many; feed the rest again with more), H1_DONE
- * (the response is complete after *used bytes) or H1_BAD (r->error). */
+/* Consume from buf[0..n): returns H1_MORE (all n bytes consumed, the
+ * response goes on), H1_DONE (the response is complete after *used bytes;
+ * anything after it is not part of it) or H1_BAD (r->error; headers over
+ * 80 KiB, http_parser's limit, are refused too). */
 int h1_resp_feed(h1_resp *r, const char *buf, size_t n, size_t *used);
 /* The peer closed: H1_DONE for a body delimited by the close, else H1_BAD. */
 int h1_resp_eof(h1_resp *r);
@@ -102,8 +107,7 @@ typedef struct h1_xfer {
     int fresh;                  /* this request opened the connection */
     double t_start, t_connected, t_first;
     h1_resp resp;
-    char *buf;                  /* unconsumed response bytes (headers, chunk lines) */
-    size_t blen, bcap;
+    char *buf;                  /* what recv reads into (16 KiB); owned */
     const char *msg;            /* failure message */
 } h1_xfer;
 

@@ -27,13 +27,9 @@
 #include <curl/curl.h>
 
 #include "base/clock.h"
-#include "load/curl_lazy.h"
 #include "load/h1.h"
 #include "load/load.h"
 
-#define LOAD_MAX_THREADS 10000
-#define LOAD_MAX_INFLIGHT 1000
-#define LOAD_MAX_SAMPLES 20000000u
 #define LOAD_MAX_FILE (256L << 20)
 #define HIST_BUCKETS 1100           /* log buckets of 2 %: 1 us .. ~20 min */
 
@@ -75,9 +71,6 @@ static int push_str(char ***v, size_t *n, char *s, pg_err *e) {
 }
 
 int load_target_add_url(load_target *t, const char *url, pg_err *e) {
-    if (!pg_curl_loaded())          /* URLs are parsed by libcurl, for either client */
-        return pg_errf(e, 500, "libcurl", "the native load generator needs libcurl (Debian: libcurl4): %s",
-                       pg_curl_error());
     CURLU *u = curl_url();
     if (!u) return pg_errf(e, 500, "nomem", "out of memory");
     char *scheme = NULL, *host = NULL;
@@ -165,7 +158,7 @@ int load_is_open(const ld_plan *p, const load_target *t) {
 
 /* The rate profile as steps; a constant rate is one step. */
 static const load_step *steps_of(const ld_plan *p, const load_target *t, load_step *one, size_t *n) {
-    if (t->nprofile) {
+    if (t && t->nprofile) {
         *n = t->nprofile;
         return t->profile;
     }
@@ -207,34 +200,40 @@ double load_planned_s(const ld_plan *p, const load_target *t) {
     return s + (p->ramp_s > 0 ? p->ramp_s : 0);
 }
 
-int load_check(const ld_plan *p, const load_target *t, pg_err *e) {
-    if (!t->nurls) return pg_errf(e, 400, "bad_target", "no target URL");
-    if (!t->method[0]) return pg_errf(e, 400, "bad_method", "no HTTP method");
-    if (isnan(p->rate) || p->rate < 0 || !isfinite(p->rate))
-        return pg_errf(e, 400, "bad_rate", "rate %g requests/s (wants > 0)", p->rate);
+/* A number that is finite and >= lo (NaN is not). */
+static int at_least(double v, double lo) { return v >= lo && isfinite(v); }
+
+int ld_plan_check(const ld_plan *p, const load_target *t, pg_err *e) {
+    if (t && !t->nurls) return pg_errf(e, 400, "bad_target", "no target URL");
+    if (t && !t->method[0]) return pg_errf(e, 400, "bad_method", "no HTTP method");
+    if (!at_least(p->rate, 0)) return pg_errf(e, 400, "bad_rate", "rate %g requests/s (wants > 0)", p->rate);
+    if (!at_least(p->duration_s, 0))
+        return pg_errf(e, 400, "bad_duration", "duration %g s (wants > 0)", p->duration_s);
     if (!(p->timeout_s > 0) || !isfinite(p->timeout_s))
         return pg_errf(e, 400, "bad_timeout", "timeout %g s (wants > 0)", p->timeout_s);
-    if (!(p->ramp_s >= 0) || !(p->think_ms >= 0) || !isfinite(p->ramp_s) || !isfinite(p->think_ms))
-        return pg_errf(e, 400, "bad_plan", "ramp %g s / think %g ms (wants >= 0)", p->ramp_s, p->think_ms);
-    if (p->loops < 0) return pg_errf(e, 400, "bad_loops", "loops %d (wants >= 0)", p->loops);
-    if (isnan(p->duration_s) || p->duration_s < 0 || !isfinite(p->duration_s))
-        return pg_errf(e, 400, "bad_duration", "duration %g s (wants > 0)", p->duration_s);
-    if (load_is_open(p, t)) {
-        if (!(p->duration_s > 0))
-            return pg_errf(e, 400, "bad_duration", "an open-loop run needs a duration > 0");
-    } else {
-        if (p->threads < 1 || p->threads > LOAD_MAX_THREADS)
-            return pg_errf(e, 400, "bad_threads", "threads %d (wants 1..%d)", p->threads, LOAD_MAX_THREADS);
-        if (p->loops == 0 && !(p->duration_s > 0))
-            return pg_errf(e, 400, "bad_plan", "a closed-loop run needs loops > 0 or a duration > 0");
-    }
-    size_t planned = load_planned_count(p, t);
-    if (planned > LOAD_MAX_SAMPLES)
-        return pg_errf(e, 400, "too_many", "the plan makes %zu requests (at most %u)", planned,
-                       LOAD_MAX_SAMPLES);
-    if (t->max_inflight < 0 || t->max_inflight > LOAD_MAX_INFLIGHT)
+    if (!at_least(p->ramp_s, 0)) return pg_errf(e, 400, "bad_ramp", "ramp %g s (wants >= 0)", p->ramp_s);
+    if (!at_least(p->think_ms, 0)) return pg_errf(e, 400, "bad_think", "think %g ms (wants >= 0)", p->think_ms);
+    if (p->loops < 0 || p->loops > LD_MAX_LOOPS)
+        return pg_errf(e, 400, "bad_loops", "loops %d (wants 0..%d, 0 = for the duration)", p->loops, LD_MAX_LOOPS);
+    int open = load_is_open(p, t);
+    if (p->threads < (open ? 0 : 1) || p->threads > LD_MAX_THREADS)
+        return pg_errf(e, 400, "bad_threads", "threads %d (wants 1..%d)", p->threads, LD_MAX_THREADS);
+    if (open && !(p->duration_s > 0))
+        return pg_errf(e, 400, "bad_duration", "an open-loop run needs a duration > 0");
+    if (!open && p->loops == 0 && !(p->duration_s > 0))
+        return pg_errf(e, 400, "bad_plan", "a closed-loop run needs loops > 0 or a duration > 0");
+    if (t && (t->max_inflight < 0 || t->max_inflight > LD_MAX_CONNECTIONS))
         return pg_errf(e, 400, "bad_connections", "connections %d (wants 1..%d)", t->max_inflight,
-                       LOAD_MAX_INFLIGHT);
+                       LD_MAX_CONNECTIONS);
+    size_t planned = load_planned_count(p, t);
+    if (planned > LD_MAX_SAMPLES)
+        return pg_errf(e, 400, "too_many", "the plan makes %zu requests (at most %u)", planned, LD_MAX_SAMPLES);
+    double max = p->max_duration_s, want = load_planned_s(p, t);
+    if (max > 0 && p->duration_s > max)
+        return pg_errf(e, 400, "too_long", "duration %g s is over load.max_duration_s (%g s)", p->duration_s, max);
+    if (max > 0 && want > max)
+        return pg_errf(e, 400, "too_long", "the load test would take %g s, over load.max_duration_s (%g s)", want,
+                       max);
     return 0;
 }
 
@@ -662,7 +661,8 @@ static double dispatch(run *R, double now) {
     for (int k = 0; k < R->nc; k++) {
         conn *c = &R->c[k];
         if (c->state != C_WAIT) continue;
-        if (c->ready_at <= now && c->timers_due) closed_next(R, c, now);
+        /* a thread's timers run from its planned start, however late the loop got here */
+        if (c->ready_at <= now && c->timers_due) closed_next(R, c, c->ready_at);
         if (c->state != C_WAIT) continue;
         if (c->ready_at <= now) start(R, c, now, now);
         else if (c->ready_at < wake) wake = c->ready_at;
@@ -964,7 +964,7 @@ static int setup(run *R, pg_err *e) {
         long n = t->max_inflight;
         if (n <= 0) {
             double d = ceil(maxrps * p->timeout_s) + 1;
-            n = d > LOAD_MAX_INFLIGHT ? LOAD_MAX_INFLIGHT : (long)d;
+            n = d > LD_MAX_CONNECTIONS ? LD_MAX_CONNECTIONS : (long)d;
         }
         if ((size_t)n > R->planned) n = R->planned ? (long)R->planned : 1;
         R->nc = (int)n;
@@ -998,7 +998,7 @@ static int setup(run *R, pg_err *e) {
         return -1;
     }
     size_t planned = load_planned_count(p, t);
-    if (planned && planned < LOAD_MAX_SAMPLES && R->r->cap < R->r->n + planned) {
+    if (planned && planned < LD_MAX_SAMPLES && R->r->cap < R->r->n + planned) {
         ld_sample *v = realloc(R->r->v, (R->r->n + planned) * sizeof *v);
         if (v) {
             R->r->v = v;
@@ -1036,7 +1036,7 @@ static void teardown(run *R) {
 }
 
 int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
-    if (load_check(p, t, e)) return -1;
+    if (ld_plan_check(p, t, e)) return -1;
     run R = { .p = p, .t = t, .r = r, .tfd = -1, .ep = -1, .first_t = INFINITY, .last_t = -INFINITY };
     size_t before = r->n;
     int rc = setup(&R, e);
@@ -1050,7 +1050,7 @@ int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
     R.t0 = pg_mono();
     R.epoch0_ms = (double)rt.tv_sec * 1000.0 + rt.tv_nsec / 1e6;
     R.t_end = !R.open && p->loops == 0 ? R.t0 + p->duration_s : INFINITY;
-    R.hard_end = t->max_duration_s > 0 ? R.t0 + t->max_duration_s : INFINITY;
+    R.hard_end = p->max_duration_s > 0 ? R.t0 + p->max_duration_s : INFINITY;
     R.next_tick = t->progress ? R.t0 + 0.25 : INFINITY;
     for (int i = 0; i < 5; i++) R.tick_t[i] = R.t0;
     if (R.open) {
@@ -1148,6 +1148,6 @@ int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
     if (capped)
         return pg_errf(e, 400, "too_long",
                        "load test stopped at the maximum duration of %g s: %zu of %zu planned requests sent",
-                       t->max_duration_s, r->n, planned ? planned : load_planned_count(p, t));
+                       p->max_duration_s, r->n, planned ? planned : load_planned_count(p, t));
     return 0;
 }

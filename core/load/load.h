@@ -72,12 +72,12 @@ typedef struct load_target {
     int keepalive;              /* 0: Connection: close, a new connection per request */
     int follow_redirects;
     int client;                 /* LOAD_CLIENT_*: which HTTP client carries the requests */
-    int max_inflight;           /* open loop: connections; 0 = ceil(rate*timeout)+1, within [1, 1000] */
+    int max_inflight;           /* open loop: connections; 0 = ceil(rate*timeout)+1, within
+                                 * [1, LD_MAX_CONNECTIONS] */
     int closed;                 /* closed loop even with rate > 0 and loops == 0 (a JMeter Thread
                                  * Group with a duration and a Constant Throughput Timer) */
     load_step *profile;         /* open loop rate profile (steps), NULL = constant plan->rate */
     size_t nprofile;
-    double max_duration_s;      /* no request is sent after this (wall clock); 0 = no cap */
     load_progress_fn progress;  /* may be NULL */
     void *progress_ud;
     load_stop_fn stop;          /* may be NULL */
@@ -103,6 +103,16 @@ int load_target_set_file(load_target *t, const char *path, const char *param, co
 /* Steps must start at t_s = 0 and increase; rps >= 0. */
 int load_target_set_profile(load_target *t, const load_step *steps, size_t n, pg_err *e);
 
+/* The limits of a plan, whichever driver runs it. */
+#define LD_MAX_THREADS 10000
+#define LD_MAX_LOOPS 1000000000
+#define LD_MAX_CONNECTIONS 1000
+#define LD_MAX_SAMPLES 20000000u
+
+/* In the functions below t may be NULL: a plan without a target (the
+ * simulated cluster's model, a plan before it runs), open loop when
+ * rate > 0 and loops == 0. */
+
 /* 1 when p and t make an open-loop run, 0 for closed loop. */
 int load_is_open(const ld_plan *p, const load_target *t);
 /* Wall-clock seconds the plan asks for when known beforehand (open loop:
@@ -112,13 +122,20 @@ double load_planned_s(const ld_plan *p, const load_target *t);
 /* Number of samples the plan will produce when known beforehand, else 0. */
 size_t load_planned_count(const ld_plan *p, const load_target *t);
 
-/* Validate p and t (rate < 0, threads < 1, no URL, ...): status 400. */
-int load_check(const ld_plan *p, const load_target *t, pg_err *e);
+/* The one check of a load plan and its limits, for every driver (native
+ * generator, simulated cluster, the bindings before either): -1 with e
+ * filled, status 400 and code bad_rate, bad_duration, bad_timeout,
+ * bad_ramp, bad_think, bad_loops, bad_threads, bad_plan (nothing ends a
+ * closed loop), too_many (over LD_MAX_SAMPLES requests) or too_long (over
+ * p->max_duration_s). With a target, also bad_target (no URL), bad_method
+ * and bad_connections. */
+int ld_plan_check(const ld_plan *p, const load_target *t, pg_err *e);
 
-/* Run the load test. r must be zeroed (or hold earlier samples: new ones
- * are appended); on return r->sum is computed. On failure (bad plan,
- * unreadable upload file, interrupted, max_duration_s exceeded) -1 with e
- * filled; r then holds whatever samples were recorded. */
+/* Run the load test (checked by ld_plan_check first). r must be zeroed (or
+ * hold earlier samples: new ones are appended); on return r->sum is
+ * computed. On failure (bad plan, unreadable upload file, interrupted,
+ * p->max_duration_s exceeded) -1 with e filled; r then holds whatever
+ * samples were recorded. */
 int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e);
 
 #endif

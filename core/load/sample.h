@@ -55,6 +55,8 @@ typedef struct ld_plan {
     double ramp_s;
     double think_ms;
     double timeout_s;           /* per request */
+    double max_duration_s;      /* the longest run allowed (load.max_duration_s), 0 = no cap: a plan
+                                 * that would take longer is refused, and no request is sent after it */
     const char *label;
 } ld_plan;
 

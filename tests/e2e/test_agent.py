@@ -40,14 +40,6 @@ def num(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def maps_libcurl(pid):
-    with open("/proc/%d/maps" % pid) as f:
-        return "libcurl" in f.read()
-
-
-CURL_MAPPED = []
-
-
 def episode(seed, steps, shape_checks):
     s = server(SIM % seed)     # the thesis agent's bounds, 1 to 5
     traj = []
@@ -91,8 +83,6 @@ def episode(seed, steps, shape_checks):
             pods = stat["containers"]["system"]["total_pods"]
             traj.append((action, pods, round(stat["reward"], 9), rs["total_packet_count"], rs["drop_packet_count"],
                          stat["containers"]["system"]["cpu_percent"]))
-        if shape_checks is not None:
-            CURL_MAPPED.append(maps_libcurl(s.proc.pid))
         return traj
     finally:
         s.cleanup()
@@ -105,8 +95,6 @@ elapsed = time.time() - t0
 check(not problems, "200 thesis-agent steps: every response has the seed's fields and types; "
       "the server's reward equals the agent's formula (%s)" % (problems[:2],))
 check(all(1 <= p <= 5 for _, p, *_ in a), "pods stay within [1, 5] for 200 steps")
-check(CURL_MAPPED == [False], "the server has not mapped libcurl after 200 steps on the simulated cluster "
-      "(it is opened on first use, by the native generator only)")
 check(len({r for _, _, r, *_ in a}) > 3, "rewards vary with the state (the RL signal is real)")
 b = episode(7, 200, None)
 check(a == b, "two runs with the same seed give identical trajectories")

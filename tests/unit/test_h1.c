@@ -1,6 +1,7 @@
-/* The load generator's HTTP/1.1 client (core/h1.c): the response parser fed
- * whole and split at every byte, the body framings, bad responses, the
- * request bytes, and a transfer over a socketpair-like loopback pair. */
+/* The load generator's HTTP/1.1 client (core/load/h1.c, over http_parser):
+ * the response reader fed whole, in pieces of every size and split in two
+ * at every byte, the body framings, bad responses, the request bytes, and
+ * transfers against a loopback listener this test answers by hand. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -76,6 +77,69 @@ static void chunked(void **state) {
     every_split(t, 0, H1_DONE, 200, 31, 47, 1);
 }
 
+/* Chunk extensions (quoted, bare, on the last chunk), upper-case sizes. */
+static void chunk_extensions(void **state) {
+    (void)state;
+    const char *t = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "4;name=\"a b;c\"\r\nWiki\r\n"
+                    "A;flag;x=1\r\n0123456789\r\n"
+                    "0;last=yes\r\n\r\n";
+    every_split(t, 0, H1_DONE, 200, 14, 47, 1);
+    const char *big = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1F\r\n"
+                      "0123456789012345678901234567890\r\n0\r\n\r\n";
+    every_split(big, 0, H1_DONE, 200, 31, 47, 1);
+}
+
+/* text fed as two pieces, cut at every byte: the same response each time. */
+static void split_in_two(const char *text, int code, long body, long hdr, int ka) {
+    size_t n = strlen(text);
+    for (size_t cut = 0; cut <= n; cut++) {
+        h1_resp r;
+        h1_resp_init(&r, 0);
+        size_t used = 0;
+        int rc = h1_resp_feed(&r, text, cut, &used);
+        assert_int_equal(used, cut);                /* every byte consumed: no tail to keep */
+        if (rc == H1_MORE) {
+            rc = h1_resp_feed(&r, text + cut, n - cut, &used);
+            assert_int_equal(used, n - cut);
+        }
+        if (rc == H1_MORE) rc = h1_resp_eof(&r);
+        if (rc != H1_DONE) fail_msg("cut at %zu: rc %d (%s)", cut, rc, r.error ? r.error : "");
+        assert_int_equal(r.code, code);
+        assert_int_equal(r.body_bytes, body);
+        assert_int_equal(r.header_bytes, hdr);
+        assert_int_equal(r.keepalive, ka);
+        assert_string_equal(r.reason, code == 201 ? "Created" : "OK");
+    }
+}
+
+static void split_everywhere(void **state) {
+    (void)state;
+    split_in_two("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 200, 5, 38, 1);
+    split_in_two("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: 1\r\n\r\n", 200, 3,
+                 47, 1);
+    split_in_two("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", 201, 2, 68, 1);
+    split_in_two("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", 200, 13, 38, 0);
+}
+
+/* A response followed by bytes of another: done where the first ends. */
+static void bytes_after(void **state) {
+    (void)state;
+    const char *one = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    char two[256];
+    snprintf(two, sizeof two, "%sHTTP/1.1 200 OK\r\n", one);
+    h1_resp r;
+    h1_resp_init(&r, 0);
+    size_t used;
+    assert_int_equal(h1_resp_feed(&r, two, strlen(two), &used), H1_DONE);
+    assert_int_equal(used, strlen(one));
+    h1_resp_init(&r, 1);                            /* HEAD: the next response starts right after */
+    const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nHTTP/1.1 2";
+    assert_int_equal(h1_resp_feed(&r, head, strlen(head), &used), H1_DONE);
+    assert_int_equal(used, strlen(head) - 10);
+    assert_int_equal(r.body_bytes, 0);
+}
+
 static void no_body_cases(void **state) {
     (void)state;
     /* HEAD: the Content-Length describes the GET's body, none follows */
@@ -83,6 +147,7 @@ static void no_body_cases(void **state) {
     every_split("HTTP/1.1 204 No Content\r\n\r\n", 0, H1_DONE, 204, 0, -1, 1);
     every_split("HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n", 0, H1_DONE, 304, 0, -1, 1);
     every_split("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", 0, H1_DONE, 500, 0, -1, 1);
+    every_split("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 0, H1_DONE, 200, 0, -1, 1);     /* no reason */
 }
 
 static void interim_and_close(void **state) {
@@ -130,6 +195,27 @@ static void bad_responses(void **state) {
     assert_string_equal(why, "connection closed before the response was complete");
     assert_int_equal(bad_rc("", &why), H1_BAD);
     assert_string_equal(why, "empty reply from server");
+    /* malformed status lines: a clear reason, whatever the cut */
+    const char *lines[] = { "HTTP/1.1 abc OK\r\n\r\n", "HTTP/9 200 OK\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n",
+                            "HTTP/1.1 2000 OK\r\n\r\n", "http/1.1 200 OK\r\n\r\n", "\x16\x03\x01\x02\x00" };
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        size_t n = strlen(lines[i]);
+        for (size_t cut = 0; cut <= n; cut++) {
+            h1_resp r;
+            h1_resp_init(&r, 0);
+            size_t used;
+            int rc = h1_resp_feed(&r, lines[i], cut, &used);
+            if (rc == H1_MORE) rc = h1_resp_feed(&r, lines[i] + cut, n - cut, &used);
+            if (rc == H1_MORE) rc = h1_resp_eof(&r);
+            assert_int_equal(rc, H1_BAD);
+            if (!strstr(r.error, "malformed status"))
+                fail_msg("'%s' cut at %zu: '%s'", lines[i], cut, r.error);
+            assert_int_equal(r.code, 0);
+        }
+    }
+    assert_int_equal(bad_rc("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", &why),
+                     H1_BAD);
+    assert_string_equal(why, "Content-Length beside Transfer-Encoding");
 }
 
 static void request_bytes(void **state) {
@@ -246,7 +332,8 @@ static void transfer(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(content_length), cmocka_unit_test(chunked),       cmocka_unit_test(no_body_cases),
+        cmocka_unit_test(content_length), cmocka_unit_test(chunked),       cmocka_unit_test(chunk_extensions),
+        cmocka_unit_test(split_everywhere), cmocka_unit_test(bytes_after), cmocka_unit_test(no_body_cases),
         cmocka_unit_test(interim_and_close), cmocka_unit_test(bad_responses), cmocka_unit_test(request_bytes),
         cmocka_unit_test(transfer),
     };

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,6 +86,79 @@ static void test_bad_plans(void **state) {
     expect_bad(&p, &t, "timeout 0");
     p.timeout_s = 1, p.rate = 1e9, p.loops = 0, p.duration_s = 1000;
     expect_bad(&p, &t, "requests (at most");
+    load_target_free(&t);
+}
+
+/* ld_plan_check: the one check every driver calls, on a plan alone (the
+ * simulated cluster's view) and with a target. */
+static void test_plan_check(void **state) {
+    (void)state;
+    const struct {
+        ld_plan p;
+        const char *code;       /* NULL: accepted */
+        const char *part;
+    } cases[] = {
+        { { .rate = 10, .duration_s = 1, .timeout_s = 1 }, NULL, NULL },              /* open, threads unused */
+        { { .threads = 2, .loops = 3, .timeout_s = 1 }, NULL, NULL },                 /* closed, no duration */
+        { { .rate = 0.1, .threads = 1, .loops = 6, .timeout_s = 5 }, NULL, NULL },    /* paced: the seed's plan */
+        { { .threads = 1, .duration_s = 5, .timeout_s = 1 }, NULL, NULL },
+        { { .rate = -1, .duration_s = 1, .timeout_s = 1 }, "bad_rate", "rate -1 requests/s" },
+        { { .rate = NAN, .duration_s = 1, .timeout_s = 1 }, "bad_rate", "rate nan" },
+        { { .rate = INFINITY, .duration_s = 1, .timeout_s = 1 }, "bad_rate", "rate inf" },
+        { { .rate = 1, .duration_s = -1, .timeout_s = 1 }, "bad_duration", "duration -1 s" },
+        { { .rate = 1, .duration_s = 0, .timeout_s = 1 }, "bad_duration", "an open-loop run needs a duration" },
+        { { .rate = 1, .duration_s = 1 }, "bad_timeout", "timeout 0 s (wants > 0)" },
+        { { .rate = 1, .duration_s = 1, .timeout_s = INFINITY }, "bad_timeout", "timeout inf" },
+        { { .threads = 1, .loops = 1, .timeout_s = 1, .ramp_s = -1 }, "bad_ramp", "ramp -1 s" },
+        { { .threads = 1, .loops = 1, .timeout_s = 1, .think_ms = NAN }, "bad_think", "think nan ms" },
+        { { .threads = 1, .loops = -2, .timeout_s = 1 }, "bad_loops", "loops -2" },
+        { { .threads = 1, .loops = LD_MAX_LOOPS + 1, .timeout_s = 1 }, "bad_loops", "loops 1000000001" },
+        { { .threads = 0, .loops = 1, .timeout_s = 1 }, "bad_threads", "threads 0 (wants 1..10000)" },
+        { { .threads = 10001, .loops = 1, .timeout_s = 1 }, "bad_threads", "threads 10001" },
+        { { .rate = 5, .duration_s = 1, .threads = 10001, .timeout_s = 1 }, "bad_threads", "threads 10001" },
+        { { .threads = 1, .timeout_s = 1 }, "bad_plan", "needs loops > 0 or a duration > 0" },
+        { { .rate = 1e9, .duration_s = 1000, .timeout_s = 1 }, "too_many", "(at most 20000000)" },
+        { { .threads = 10000, .loops = 10000, .timeout_s = 1 }, "too_many", "the plan makes 100000000 requests" },
+        { { .rate = 1, .duration_s = 601, .timeout_s = 1, .max_duration_s = 600 }, "too_long",
+          "duration 601 s is over load.max_duration_s (600 s)" },
+        { { .rate = 0.01, .threads = 1, .loops = 10, .timeout_s = 1, .max_duration_s = 600 }, "too_long",
+          "the load test would take 900 s" },
+        { { .rate = 1, .duration_s = 600, .timeout_s = 1, .max_duration_s = 600 }, NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        pg_err e = { 0 };
+        int rc = ld_plan_check(&cases[i].p, NULL, &e);
+        if (!cases[i].code) {
+            if (rc) fail_msg("case %zu refused: %s", i, e.message);
+            continue;
+        }
+        if (rc != -1 || e.status != 400 || strcmp(e.code, cases[i].code) || !strstr(e.message, cases[i].part))
+            fail_msg("case %zu: rc %d, %d %s '%s' (wants %s '%s')", i, rc, e.status, e.code, e.message, cases[i].code,
+                     cases[i].part);
+    }
+    /* with a target: its URL, connections, and the modes a target decides */
+    load_target t;
+    load_target_init(&t);
+    ld_plan p = { .threads = 1, .loops = 1, .timeout_s = 1 };
+    pg_err e = { 0 };
+    assert_int_equal(ld_plan_check(&p, &t, &e), -1);
+    assert_string_equal(e.code, "bad_target");
+    assert_int_equal(load_target_add_url(&t, "http://127.0.0.1:1/", &e), 0);
+    assert_int_equal(ld_plan_check(&p, &t, &e), 0);
+    t.max_inflight = LD_MAX_CONNECTIONS + 1;
+    assert_int_equal(ld_plan_check(&p, &t, &e), -1);
+    assert_string_equal(e.code, "bad_connections");
+    t.max_inflight = 0;
+    load_step steps[] = { { 0, 10 } };              /* a rate profile makes it open loop: a duration is due */
+    ld_plan q = { .threads = 1, .timeout_s = 1 };
+    assert_int_equal(load_target_set_profile(&t, steps, 1, &e), 0);
+    assert_int_equal(ld_plan_check(&q, &t, &e), -1);
+    assert_string_equal(e.message, "an open-loop run needs a duration > 0");
+    t.closed = 1;                                   /* a JMeter Thread Group with a duration: closed loop */
+    ld_plan c = { .rate = 2, .threads = 0, .duration_s = 5, .timeout_s = 1 };
+    assert_int_equal(ld_plan_check(&c, &t, &e), -1);
+    assert_string_equal(e.code, "bad_threads");
+    assert_int_equal(ld_plan_check(&c, NULL, &e), 0);     /* the plan alone is open loop */
     load_target_free(&t);
 }
 
@@ -179,6 +253,57 @@ static void test_timeouts(void **state) {
     close(fd);
 }
 
+/* A server that answers each connection's request with the next reply and
+ * closes it. */
+typedef struct replier {
+    int fd;
+    const char *const *replies;
+    int n;
+} replier;
+
+static void *reply_all(void *ud) {
+    replier *w = ud;
+    for (int i = 0; i < w->n; i++) {
+        int c = accept(w->fd, NULL, NULL);
+        if (c < 0) break;
+        char req[4096];
+        if (recv(c, req, sizeof req, 0) > 0) send(c, w->replies[i], strlen(w->replies[i]), MSG_NOSIGNAL);
+        close(c);
+    }
+    return NULL;
+}
+
+/* A reply that is not HTTP is a failed sample that says why; the run goes on. */
+static void test_malformed_reply(void **state) {
+    (void)state;
+    int port, fd = loopback(1, &port);
+    const char *const replies[] = { "ICY 200 OK\r\n\r\n", "HTTP/1.1 2x0 OK\r\n\r\n",
+                                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" };
+    replier w = { fd, replies, 3 };
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, reply_all, &w), 0);
+    load_target t;
+    target_at(&t, port);
+    ld_plan p = { .threads = 1, .loops = 3, .timeout_s = 5 };
+    ld_result r = { 0 };
+    pg_err e = { 0 };
+    assert_int_equal(load_run(&p, &t, &r, &e), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.sum.errors, 2);
+    assert_string_equal(r.v[0].message, "malformed status line");
+    assert_string_equal(r.v[1].message, "malformed status code");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(r.v[i].code, 0);
+        assert_false(r.v[i].success);
+    }
+    assert_int_equal(r.v[2].code, 200);           /* the next connection is a new start */
+    assert_true(r.v[2].success);
+    ld_result_free(&r);
+    load_target_free(&t);
+    close(fd);
+}
+
 static int stop_now(void *ud) { return ++*(int *)ud > 2; }
 
 static void test_stop(void **state) {
@@ -203,10 +328,12 @@ static void test_stop(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_plans),
+        cmocka_unit_test(test_plan_check),
         cmocka_unit_test(test_planned_counts),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_malformed_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -892,7 +892,7 @@ static void *hammer(void *arg) {
         if (sim_metrics(s, &m, &n, &e) == 0) free(m);
         sim_advance(s, 0.5, &e);
         if (i % 200 == 0) {
-            ld_plan p = { .threads = 2, .loops = 3 };
+            ld_plan p = { .threads = 2, .loops = 3, .timeout_s = 5 };
             ld_result r = { 0 };
             sim_loadtest(s, &p, &r, &e);
             ld_result_free(&r);

@@ -19,6 +19,7 @@
 #include "cluster/quantity.h"
 #include "base/csv.h"
 #include "cluster/sim/sim.h"
+#include "load/load.h"
 
 #define CRASH_RUN_S 2.0         /* a crashing container runs this long */
 #define ERR_SHOW_S 1.0          /* "Error" / "ErrImagePull" before the back-off reason */
@@ -1109,19 +1110,6 @@ static int lt_closed(lt_run *L, pg_err *e) {
     return 0;
 }
 
-static int lt_check(const ld_plan *p, pg_err *e) {
-    if (!(p->rate >= 0) || !(p->duration_s >= 0) || !isfinite(p->rate) || !isfinite(p->duration_s))
-        return pg_errf(e, 400, "bad_request", "load: rate and duration must be >= 0");
-    if (p->rate > 0 && !(p->duration_s > 0))
-        return pg_errf(e, 400, "bad_request", "load: an open-loop test needs a duration > 0");
-    if (p->rate == 0 && p->threads <= 0)
-        return pg_errf(e, 400, "bad_request", "load: need a rate > 0 or threads > 0");
-    if (p->rate == 0 && p->loops <= 0 && !(p->duration_s > 0))
-        return pg_errf(e, 400, "bad_request", "load: a closed-loop test needs loops or a duration");
-    if (p->threads > 10000) return pg_errf(e, 422, "too_large", "load: at most 10000 threads");
-    return 0;
-}
-
 /* Scratch for npod ready pods with c servers each (kept across tests). */
 static int lt_scratch(sim *s, size_t npod, int c) {
     if (s->nlt < npod) {
@@ -1172,7 +1160,7 @@ static int loadtest_locked(sim *s, const ld_plan *p, ld_result *r, double *span,
     L.bg_next = L.bg_rate > 0 ? rnd_exp(&L.rng) / L.bg_rate : INFINITY;
 
     size_t first = r->n;
-    int rc = p->rate > 0 ? lt_open(&L, e) : lt_closed(&L, e);
+    int rc = load_is_open(p, NULL) ? lt_open(&L, e) : lt_closed(&L, e);
     if (rc != 0) return -1;
     *span = L.last_end;
     s->test_t0 = t0;
@@ -1182,7 +1170,7 @@ static int loadtest_locked(sim *s, const ld_plan *p, ld_result *r, double *span,
 }
 
 int sim_loadtest(sim *s, const ld_plan *p, ld_result *r, pg_err *e) {
-    if (lt_check(p, e) != 0) return -1;
+    if (ld_plan_check(p, NULL, e) != 0) return -1;
     LOCK(s);
     double span = 0, wall0 = pg_mono();
     int rc = loadtest_locked(s, p, r, &span, e);

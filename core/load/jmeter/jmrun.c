@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -99,13 +100,14 @@ static int wait_until(pid_t pid, double deadline, int *status) {
 }
 
 int jmr_run(const jmr_opts *o, ld_result *r, pg_err *e) {
+    if (!(o->timeout_s > 0) || !isfinite(o->timeout_s) || (o->max_s > 0 && o->timeout_s > o->max_s))
+        return pg_errf(e, 400, "bad_timeout", "timeout %g s (wants > 0 and <= load.max_duration_s)", o->timeout_s);
     char exe[PATH_MAX];
     if (jmr_find(o->jmeter, exe, sizeof exe, e)) return -1;
     struct stat st;
     if (!o->plan || !o->plan[0]) return pg_errf(e, 400, "bad_plan", "no plan given");
     if (stat(o->plan, &st)) return pg_errf(e, 404, "not_found", "plan '%.300s' not found", o->plan);
     if (!S_ISREG(st.st_mode)) return pg_errf(e, 400, "bad_plan", "plan '%.300s' is not a file", o->plan);
-    if (!(o->timeout_s > 0)) return pg_errf(e, 400, "bad_timeout", "timeout %g s (wants > 0)", o->timeout_s);
     for (size_t i = 0; i < o->nprops; i++)
         if (!o->props[i].name[0] || strpbrk(o->props[i].name, "= \t\r\n"))
             return pg_errf(e, 400, "bad_property", "bad property name '%.100s'", o->props[i].name);

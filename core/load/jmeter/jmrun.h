@@ -23,15 +23,17 @@ typedef struct jmr_opts {
     const jmx_prop *props;      /* -Jname=value */
     size_t nprops;
     double timeout_s;           /* > 0 */
+    double max_s;               /* timeout_s may not be longer (load.max_duration_s); 0 = no cap */
 } jmr_opts;
 
 /* Find the executable: 0 and its path in out, or -1 with status 503
  * ("jmeter_missing") naming what was looked for. */
 int jmr_find(const char *jmeter, char *out, size_t n, pg_err *e);
 
-/* Run JMeter and read the JTL it wrote into r (summarized). Errors: 404
- * plan not found, 400 bad property, 503 JMeter missing, 502 JMeter failed
- * or wrote no samples, 504 timeout. */
+/* Run JMeter and read the JTL it wrote into r (summarized). Errors: 400
+ * bad timeout (not > 0, or over max_s), 404 plan not found, 400 bad
+ * property, 503 JMeter missing, 502 JMeter failed or wrote no samples, 504
+ * timeout. */
 int jmr_run(const jmr_opts *o, ld_result *r, pg_err *e);
 
 #endif

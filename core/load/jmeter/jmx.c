@@ -768,8 +768,9 @@ static int build_plan(imp *I) {
     double threads, ramp, loops = 1, duration = 0, delay = 0;
     if (pnum(I, tg, "ThreadGroup.num_threads", 1, &threads) || pnum(I, tg, "ThreadGroup.ramp_time", 0, &ramp))
         return -1;
-    if (threads < 1 || threads != floor(threads))
-        return fail(I, tg->line, "Thread Group '%s': %g threads (wants a whole number >= 1)", elname(tg), threads);
+    if (threads < 1 || threads != floor(threads) || threads > LD_MAX_THREADS)
+        return fail(I, tg->line, "Thread Group '%s': %g threads (wants a whole number 1..%d)", elname(tg), threads,
+                    LD_MAX_THREADS);
     xn *mc = prop(tg, "ThreadGroup.main_controller");
     int forever = 0;
     if (mc) {
@@ -794,7 +795,7 @@ static int build_plan(imp *I) {
     } else {
         double l = floor(loops) * I->loop_mult;
         if (l < 1) return fail(I, tg->line, "Thread Group '%s': %g loops (wants >= 1)", elname(tg), l);
-        if (l > 1e9) return fail(I, tg->line, "Thread Group '%s': %g loops is too many", elname(tg), l);
+        if (l > LD_MAX_LOOPS) return fail(I, tg->line, "Thread Group '%s': %g loops is too many", elname(tg), l);
         o->plan.loops = (int)l;
         if (duration > 0)
             warn(I, "Thread Group '%s': duration %g s ignored, the %d loops decide the end", elname(tg), duration,
