@@ -91,7 +91,7 @@ static int read_lua_dir(const char *dir, const char *sub, int modules, const cha
     DIR *d = opendir(path);
     if (!d) {
         if (sub || errno == ENOENT) return 0;
-        return pg_errf(e, 500, "reload", "%s: cannot open: %s", path, strerror(errno));
+        return pg_errf(e, 500, "reload_failed", "%s: cannot open: %s", path, strerror(errno));
     }
     struct dirent *de;
     int rc = 0;
@@ -110,7 +110,7 @@ static int read_lua_dir(const char *dir, const char *sub, int modules, const cha
         size_t len;
         char *src = slurp(full, &len);
         if (!src) {
-            rc = pg_errf(e, 500, "reload", "%s: cannot read: %s", full, strerror(errno));
+            rc = pg_errf(e, 500, "reload_failed", "%s: cannot read: %s", full, strerror(errno));
             break;
         }
         rt_file *nv = realloc(*v, (*n + 1) * sizeof **v);
@@ -319,7 +319,7 @@ static int collect_routes(lua_State *L, rt_gen *g, int file, int *count, int rec
     const char *fname = g->scripts[file].name;
     int decl = lua_gettop(L);
     if (!lua_istable(L, decl))
-        return pg_errf(e, 500, "reload", "%s: must return a route table or a list of them", fname);
+        return pg_errf(e, 500, "reload_failed", "%s: must return a route table or a list of them", fname);
     int list = lua_rawlen(L, decl) > 0;
     int n = list ? (int)lua_rawlen(L, decl) : 1;
     lua_getfield(L, LUA_REGISTRYINDEX, REG_ROUTES);             /* [decl, routes] */
@@ -328,7 +328,7 @@ static int collect_routes(lua_State *L, rt_gen *g, int file, int *count, int rec
         else lua_pushvalue(L, decl);                            /* [decl, routes, r] */
         if (!lua_istable(L, -1)) {
             lua_pop(L, 2);
-            return pg_errf(e, 500, "reload", "%s: route %d is not a table", fname, i);
+            return pg_errf(e, 500, "reload_failed", "%s: route %d is not a table", fname, i);
         }
         lua_getfield(L, -1, "method");
         lua_getfield(L, -2, "path");
@@ -337,7 +337,7 @@ static int collect_routes(lua_State *L, rt_gen *g, int file, int *count, int rec
         const char *m = lua_tostring(L, -4), *p = lua_tostring(L, -3);
         if (lua_type(L, -4) != LUA_TSTRING || lua_type(L, -3) != LUA_TSTRING || !lua_isfunction(L, -2)) {
             lua_pop(L, 7);
-            return pg_errf(e, 500, "reload", "%s: route %d needs method (string), path (string) and handler (function)",
+            return pg_errf(e, 500, "reload_failed", "%s: route %d needs method (string), path (string) and handler (function)",
                            fname, i);
         }
         int idx = *count;
@@ -354,13 +354,13 @@ static int collect_routes(lua_State *L, rt_gen *g, int file, int *count, int rec
             snprintf(what, sizeof what, "%s", fname);
             if (router_add(g->router, m, p, idx, e) < 0) {
                 snprintf(what, sizeof what, "%s: %s", fname, e->message);
-                pg_errf(e, 500, "reload", "%s", what);
+                pg_errf(e, 500, "reload_failed", "%s", what);
                 lua_pop(L, 7);
                 return -1;
             }
         } else if ((size_t)idx >= g->nroutes || strcmp(g->routes[idx].path, p)) {
             lua_pop(L, 7);
-            return pg_errf(e, 500, "reload", "%s: routes changed between states (not deterministic)", fname);
+            return pg_errf(e, 500, "reload_failed", "%s: routes changed between states (not deterministic)", fname);
         }
         lua_pop(L, 4);                                          /* [decl, routes, r] */
         lua_rawseti(L, -2, idx + 1);                            /* [decl, routes] */
@@ -582,13 +582,13 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
         for (size_t i = 0; i < g->nscripts; i++) {
             char chunk[CHUNK_MAX];
             if (load_file(L, &g->scripts[i], 0, chunk) != LUA_OK) {
-                pg_errf(e, 422, "reload", "%s", lua_tostring(L, -1));
+                pg_errf(e, 422, "reload_failed", "%s", lua_tostring(L, -1));
                 goto fail;
             }
             if (rt_pcall(L, 0, 1, deadline, e) != LUA_OK) {
                 char msg[sizeof e->message];
                 snprintf(msg, sizeof msg, "%s", e->message);
-                pg_errf(e, 422, "reload", "%s", msg);
+                pg_errf(e, 422, "reload_failed", "%s", msg);
                 goto fail;
             }
             if (collect_routes(L, g, (int)i, &count, record, e) < 0) {
@@ -597,7 +597,7 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
             }
         }
         if (!record && (size_t)count != g->nroutes) {
-            pg_errf(e, 500, "reload", "routes changed between states (not deterministic)");
+            pg_errf(e, 500, "reload_failed", "routes changed between states (not deterministic)");
             goto fail;
         }
         if (record) {
@@ -607,7 +607,7 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
                 rt_file *f = &g->policies[i];
                 char chunk[CHUNK_MAX];
                 if (load_file(L, f, 1, chunk) != LUA_OK) {
-                    pg_errf(e, 422, "reload", "%s", lua_tostring(L, -1));
+                    pg_errf(e, 422, "reload_failed", "%s", lua_tostring(L, -1));
                     goto fail;
                 }
                 lua_pop(L, 1);
@@ -616,7 +616,7 @@ static rt_state *state_new(pg_engine *eng, rt_runtime *rt, rt_gen *g, int flags,
                 if (rt_pcall(L, 1, 0, deadline, e) != LUA_OK) {
                     char msg[sizeof e->message];
                     snprintf(msg, sizeof msg, "%s", e->message);
-                    pg_errf(e, 422, "reload", "%s", msg);
+                    pg_errf(e, 422, "reload_failed", "%s", msg);
                     goto fail;
                 }
             }
@@ -729,7 +729,7 @@ static rt_gen *gen_build(rt_runtime *rt, rt_state **first, pg_err *e) {
     if (g->npolicies) qsort(g->policies, g->npolicies, sizeof *g->policies, cmp_file);
     for (size_t i = 1; i < g->npolicies; i++) {
         if (strcmp(g->policies[i - 1].name, g->policies[i].name)) continue;
-        pg_errf(e, 422, "reload", "module '%s' is both in %s/ and in %s/", g->policies[i].name,
+        pg_errf(e, 422, "reload_failed", "module '%s' is both in %s/ and in %s/", g->policies[i].name,
                 g->policies[i - 1].root, g->policies[i].root);
         gen_free(g);
         return NULL;

@@ -59,11 +59,11 @@ void load_target_free(load_target *t) {
 }
 
 static int push_str(char ***v, size_t *n, char *s, pg_err *e) {
-    if (!s) return pg_errf(e, 500, "nomem", "out of memory");
+    if (!s) return pg_errf(e, 500, "no_memory", "out of memory");
     char **nv = realloc(*v, (*n + 1) * sizeof *nv);
     if (!nv) {
         free(s);
-        return pg_errf(e, 500, "nomem", "out of memory");
+        return pg_errf(e, 500, "no_memory", "out of memory");
     }
     nv[(*n)++] = s;
     *v = nv;
@@ -72,7 +72,7 @@ static int push_str(char ***v, size_t *n, char *s, pg_err *e) {
 
 int load_target_add_url(load_target *t, const char *url, pg_err *e) {
     CURLU *u = curl_url();
-    if (!u) return pg_errf(e, 500, "nomem", "out of memory");
+    if (!u) return pg_errf(e, 500, "no_memory", "out of memory");
     char *scheme = NULL, *host = NULL;
     CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
     if (rc == CURLUE_OK) rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
@@ -106,7 +106,7 @@ int load_target_add_header(load_target *t, const char *name, const char *value, 
 
 int load_target_set_body(load_target *t, const void *body, size_t len, pg_err *e) {
     char *b = malloc(len + 1);
-    if (!b) return pg_errf(e, 500, "nomem", "out of memory");
+    if (!b) return pg_errf(e, 500, "no_memory", "out of memory");
     memcpy(b, body, len);
     b[len] = '\0';
     free(t->body);
@@ -126,7 +126,7 @@ int load_target_set_file(load_target *t, const char *path, const char *param, co
     t->file_path = strdup(path);
     t->file_param = strdup(param && param[0] ? param : "file");
     t->file_mime = dup_or_null(mime && mime[0] ? mime : NULL);
-    if (!t->file_path || !t->file_param) return pg_errf(e, 500, "nomem", "out of memory");
+    if (!t->file_path || !t->file_param) return pg_errf(e, 500, "no_memory", "out of memory");
     return 0;
 }
 
@@ -142,7 +142,7 @@ int load_target_set_profile(load_target *t, const load_step *steps, size_t n, pg
             return pg_errf(e, 400, "bad_profile", "rate profile step %zu: times must increase", i + 1);
     }
     load_step *v = malloc(n * sizeof *v);
-    if (!v) return pg_errf(e, 500, "nomem", "out of memory");
+    if (!v) return pg_errf(e, 500, "no_memory", "out of memory");
     memcpy(v, steps, n * sizeof *v);
     free(t->profile);
     t->profile = v;
@@ -385,7 +385,7 @@ static int setup_conn(run *R, conn *c, pg_err *e) {
     const load_target *t = R->t;
     c->R = R;
     c->h = curl_easy_init();
-    if (!c->h) return pg_errf(e, 500, "curl", "curl_easy_init failed");
+    if (!c->h) return pg_errf(e, 500, "internal", "curl_easy_init failed");
     CURL *h = c->h;
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PRIVATE, c);
@@ -406,7 +406,7 @@ static int setup_conn(run *R, conn *c, pg_err *e) {
     if (t->file_path) {
         c->mime = curl_mime_init(h);
         curl_mimepart *part = c->mime ? curl_mime_addpart(c->mime) : NULL;
-        if (!part) return pg_errf(e, 500, "curl", "curl_mime_init failed");
+        if (!part) return pg_errf(e, 500, "internal", "curl_mime_init failed");
         curl_mime_name(part, t->file_param);
         curl_mime_data_cb(part, (curl_off_t)R->file_len, upload_read, upload_seek, NULL, c);
         curl_mime_filename(part, R->file_name);
@@ -894,10 +894,10 @@ static int setup_curl(run *R, pg_err *e) {
     if (!t->keepalive) R->hdrs = curl_slist_append(R->hdrs, "Connection: close");
     for (size_t i = 0; i < t->nheaders; i++) R->hdrs = curl_slist_append(R->hdrs, t->headers[i]);
     if (!R->hdrs && (t->body || t->file_path || !t->keepalive || t->nheaders))
-        return pg_errf(e, 500, "nomem", "out of memory");
+        return pg_errf(e, 500, "no_memory", "out of memory");
 
     R->m = curl_multi_init();
-    if (!R->m) return pg_errf(e, 500, "curl", "curl_multi_init failed");
+    if (!R->m) return pg_errf(e, 500, "internal", "curl_multi_init failed");
     long cache = (long)R->nc * (long)(t->nurls > 1 ? t->nurls : 1) + 8;
     curl_multi_setopt(R->m, CURLMOPT_MAXCONNECTS, cache > 10000 ? 10000L : cache);
     curl_multi_setopt(R->m, CURLMOPT_SOCKETFUNCTION, socket_cb);
@@ -913,7 +913,7 @@ static int setup_curl(run *R, pg_err *e) {
 static int setup_h1(run *R, pg_err *e) {
     const load_target *t = R->t;
     R->reqs = calloc(t->nurls, sizeof *R->reqs);
-    if (!R->reqs) return pg_errf(e, 500, "nomem", "out of memory");
+    if (!R->reqs) return pg_errf(e, 500, "no_memory", "out of memory");
     h1_req_opts o = { .method = t->method, .headers = t->headers, .nheaders = t->nheaders,
                       .body = t->body, .body_len = t->body_len, .keepalive = t->keepalive };
     char msg[400];
@@ -921,7 +921,7 @@ static int setup_h1(run *R, pg_err *e) {
         if (h1_req_build(&R->reqs[i], t->urls[i], &o, &R->origins, &R->norig, msg, sizeof msg))
             return pg_errf(e, 400, "bad_url", "%s", msg);
     R->socks = calloc((size_t)R->nc * R->norig, sizeof *R->socks);
-    if (!R->socks) return pg_errf(e, 500, "nomem", "out of memory");
+    if (!R->socks) return pg_errf(e, 500, "no_memory", "out of memory");
     for (size_t i = 0; i < (size_t)R->nc * R->norig; i++) R->socks[i].fd = -1;
     R->h1_check = INFINITY;
     return 0;
@@ -940,10 +940,10 @@ static int setup(run *R, pg_err *e) {
     pthread_once(&curl_once, curl_init_once);
     R->label = ld_result_intern(R->r, p->label && p->label[0] ? p->label : "HTTP Request");
     R->urls = calloc(t->nurls, sizeof *R->urls);
-    if (!R->urls || !R->label) return pg_errf(e, 500, "nomem", "out of memory");
+    if (!R->urls || !R->label) return pg_errf(e, 500, "no_memory", "out of memory");
     for (size_t i = 0; i < t->nurls; i++)
         if (!(R->urls[i] = ld_result_intern(R->r, t->urls[i])))
-            return pg_errf(e, 500, "nomem", "out of memory");
+            return pg_errf(e, 500, "no_memory", "out of memory");
     if (t->file_path && read_file(R, e)) return -1;
 
     R->open = load_is_open(p, t);
@@ -953,7 +953,7 @@ static int setup(run *R, pg_err *e) {
         R->steps = steps_of(p, t, &one, &R->nsteps);
         if (R->steps == &one) {             /* keep it past this frame */
             load_step *copy = malloc(sizeof *copy);
-            if (!copy) return pg_errf(e, 500, "nomem", "out of memory");
+            if (!copy) return pg_errf(e, 500, "no_memory", "out of memory");
             *copy = one;
             R->steps = copy;
         }
@@ -975,17 +975,17 @@ static int setup(run *R, pg_err *e) {
     }
     R->c = calloc((size_t)R->nc, sizeof *R->c);
     R->idle = calloc((size_t)R->nc, sizeof *R->idle);
-    if (!R->c || !R->idle) return pg_errf(e, 500, "nomem", "out of memory");
+    if (!R->c || !R->idle) return pg_errf(e, 500, "no_memory", "out of memory");
     if (t->progress) {
         R->hist = calloc(HIST_BUCKETS, sizeof *R->hist);
-        if (!R->hist) return pg_errf(e, 500, "nomem", "out of memory");
+        if (!R->hist) return pg_errf(e, 500, "no_memory", "out of memory");
     }
     R->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (R->tfd < 0) return pg_errf(e, 500, "timerfd", "timerfd_create: %s", strerror(errno));
+    if (R->tfd < 0) return pg_errf(e, 500, "internal", "timerfd_create: %s", strerror(errno));
     R->ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event tev = { .events = EPOLLIN, .data.u64 = TFD_TAG };
     if (R->ep < 0 || epoll_ctl(R->ep, EPOLL_CTL_ADD, R->tfd, &tev))
-        return pg_errf(e, 500, "epoll", "epoll: %s", strerror(errno));
+        return pg_errf(e, 500, "internal", "epoll: %s", strerror(errno));
     for (int k = 0; k < R->nc; k++) R->c[k].idx = k + 1;
     R->curl_deadline = INFINITY;
     R->h1 = load_client(t) == LOAD_CLIENT_H1;
@@ -1143,7 +1143,7 @@ int load_run(const ld_plan *p, const load_target *t, ld_result *r, pg_err *e) {
         r->sum.duration_s = R.last_t - R.first_t;
         r->sum.throughput_rps = (double)r->n / r->sum.duration_s;
     }
-    if (capped < 0) return pg_errf(e, 500, "nomem", "out of memory while recording samples");
+    if (capped < 0) return pg_errf(e, 500, "no_memory", "out of memory while recording samples");
     if (stopped) return pg_errf(e, 503, "interrupted", "load test interrupted after %zu samples", r->n);
     if (capped)
         return pg_errf(e, 400, "too_long",

@@ -114,7 +114,7 @@ int jmr_run(const jmr_opts *o, ld_result *r, pg_err *e) {
 
     size_t argc = 0, max = 12 + o->nprops;
     char **argv = calloc(max, sizeof *argv);
-    if (!argv) return pg_errf(e, 500, "nomem", "out of memory");
+    if (!argv) return pg_errf(e, 500, "no_memory", "out of memory");
     argv[argc++] = exe;
     argv[argc++] = "-n";
     argv[argc++] = "-t";

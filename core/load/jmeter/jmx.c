@@ -121,7 +121,7 @@ static xn *parse_file(const char *path, pg_err *e) {
     b.p = XML_ParserCreate(NULL);
     if (!b.p) {
         fclose(f);
-        pg_errf(e, 500, "nomem", "out of memory");
+        pg_errf(e, 500, "no_memory", "out of memory");
         return NULL;
     }
     XML_SetUserData(b.p, &b);
@@ -140,7 +140,7 @@ static xn *parse_file(const char *path, pg_err *e) {
         }
         int last = n < sizeof buf;
         if (XML_Parse(b.p, buf, (int)n, last) == XML_STATUS_ERROR) {
-            if (b.nomem) pg_errf(e, 500, "nomem", "out of memory");
+            if (b.nomem) pg_errf(e, 500, "no_memory", "out of memory");
             else
                 pg_errf(e, 400, "bad_plan", "%.300s:%lu: not a JMeter plan: the XML is not well-formed (%s)", path,
                         (unsigned long)XML_GetCurrentLineNumber(b.p), XML_ErrorString(XML_GetErrorCode(b.p)));
@@ -667,7 +667,7 @@ static int build_target(imp *I) {
         }
     }
     if (!url) {
-        pg_errf(I->e, 500, "nomem", "out of memory");
+        pg_errf(I->e, 500, "no_memory", "out of memory");
         goto out;
     }
     if (!raw && args[0] && (!body_method || multipart)) {

@@ -292,7 +292,7 @@ static int read_csv(FILE *f, const char *name, long first_line, ld_result *r, pg
         if (COL(K_LABEL)) x.label = ld_result_intern(r, COL(K_LABEL));
         if (COL(K_URL) && COL(K_URL)[0]) x.url = ld_result_intern(r, COL(K_URL));
         if (ld_result_push(r, &x)) {
-            ret = pg_errf(e, 500, "nomem", "out of memory reading %s", name);
+            ret = pg_errf(e, 500, "no_memory", "out of memory reading %s", name);
             goto out;
         }
 #undef BAD
@@ -355,7 +355,7 @@ static void XMLCALL xml_start(void *ud, const char *el, const char **a) {
     if ((v = attr(a, "lb"))) s.label = ld_result_intern(x->r, v);
     if ((v = attr(a, "URL")) && v[0]) s.url = ld_result_intern(x->r, v);
     if (ld_result_push(x->r, &s)) {
-        pg_errf(x->e, 500, "nomem", "out of memory reading %s", x->name);
+        pg_errf(x->e, 500, "no_memory", "out of memory reading %s", x->name);
         x->failed = 1;
         XML_StopParser(x->p, XML_FALSE);
     }
@@ -368,7 +368,7 @@ static void XMLCALL xml_end(void *ud, const char *el) {
 static int read_xml(FILE *f, const char *name, ld_result *r, pg_err *e) {
     xjtl x = { .r = r, .e = e, .name = name };
     x.p = XML_ParserCreate(NULL);
-    if (!x.p) return pg_errf(e, 500, "nomem", "out of memory");
+    if (!x.p) return pg_errf(e, 500, "no_memory", "out of memory");
     XML_SetUserData(x.p, &x);
     XML_SetElementHandler(x.p, xml_start, xml_end);
     char buf[65536];
