@@ -2,6 +2,8 @@
 #ifndef PG_ENGINE_H
 #define PG_ENGINE_H
 
+#include <stdint.h>
+
 #include "cluster/backend.h"
 #include "config/config.h"
 
@@ -16,6 +18,8 @@ typedef struct pg_engine {
     struct smp_manager *sampler;    /* sampling jobs, owned */
     struct rt_runtime *rt;          /* Lua runtime (bindings/), owned */
     double started;                 /* epoch s */
+    char run_id[40];                /* this process's run: "20261201T223400Z-1a2b3c4d" */
+    uint64_t config_hash;           /* the effective config (secrets left out) */
     int interactive;                /* repl/run with stderr on a terminal: live progress lines */
 } pg_engine;
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <lua.h>
 
 #include "base/clock.h"
+#include "base/hash.h"
 #include "cluster/registry.h"
 #include "config/config.h"
 #include "engine.h"
@@ -137,9 +139,35 @@ static int engine_config(pg_engine *eng, const opts *o) {
 
 static void engine_close(pg_engine *eng);
 
+/* The run id (UTC start time and 32 random bits) and the config's hash,
+ * which every episode file records. */
+static void engine_identity(pg_engine *eng) {
+    time_t t = (time_t)eng->started;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char stamp[20];
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    uint32_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) rnd = (uint32_t)(pg_mono_ns() ^ getpid());
+    snprintf(eng->run_id, sizeof eng->run_id, "%s-%08x", stamp, rnd);
+    /* What shapes the environment, not where it is served or written:
+     * the file's path, listen address, data_dir, the token and the script
+     * folders' paths (their files are hashed per generation) are left out. */
+    pg_config c = eng->cfg;                 /* padding is zero: pg_config_defaults memsets */
+    memset(c.path, 0, sizeof c.path);
+    memset(c.listen_host, 0, sizeof c.listen_host);
+    c.listen_port = 0;
+    memset(c.data_dir, 0, sizeof c.data_dir);
+    memset(c.auth_token, 0, sizeof c.auth_token);
+    memset(c.scripts, 0, sizeof c.scripts);
+    memset(c.policies, 0, sizeof c.policies);
+    eng->config_hash = pg_hash(PG_HASH_INIT, &c, sizeof c);
+}
+
 static int engine_open(pg_engine *eng, const opts *o) {
     pg_err e;
     eng->started = pg_wall();
+    engine_identity(eng);
     eng->shared = pg_shared_new(10000);
     eng->backend = pg_backend_open(&eng->cfg, &e);
     if (!eng->backend) {

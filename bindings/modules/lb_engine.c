@@ -1,4 +1,5 @@
 /* lb_engine.c: the `engine` module: status, reload, routes, metrics. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,7 +9,8 @@
 #include "runtime/runtime_priv.h"
 #include "server/stats.h"
 
-/* engine.status() -> {version, backend, generation, routes, last_error, uptime_s, ...} */
+/* engine.status() -> {version, backend, run_id, config_hash, generation, routes, last_error,
+ * uptime_s, ...} */
 static int lb_engine_status(lua_State *L) {
     pg_engine *eng = lb_engine(L);
     rt_runtime *rt = eng ? eng->rt : NULL;
@@ -19,6 +21,10 @@ static int lb_engine_status(lua_State *L) {
     lua_setfield(L, -2, "backend");
     lua_pushnumber(L, eng ? pg_wall() - eng->started : 0);
     lua_setfield(L, -2, "uptime_s");
+    if (eng && eng->run_id[0]) {
+        lua_pushstring(L, eng->run_id);
+        lua_setfield(L, -2, "run_id");
+    }
     if (!rt) return 1;
     lua_pushinteger(L, rt_generation(rt));
     lua_setfield(L, -2, "generation");
@@ -38,6 +44,10 @@ static int lb_engine_status(lua_State *L) {
     lua_setfield(L, -2, "policies");
     rt_gen *g = rt_state_gen(rt_state_of(L));
     if (g) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)g->hash);
+        lua_pushstring(L, hex);
+        lua_setfield(L, -2, "config_hash");           /* config + scripts + policies of this state */
         lua_createtable(L, (int)g->nroutes, 0);
         for (size_t i = 0; i < g->nroutes; i++) {
             lua_createtable(L, 0, 4);

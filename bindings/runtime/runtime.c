@@ -17,6 +17,7 @@
 #include <lualib.h>
 
 #include "base/clock.h"
+#include "base/hash.h"
 #include "embedded_lua.h"
 #include "server/http.h"
 #include "modules/lb.h"
@@ -745,6 +746,14 @@ static rt_gen *gen_build(rt_runtime *rt, rt_state **first, pg_err *e) {
     g->scripts[g->nscripts].len = lua_engine_routes_len;
     g->nscripts++;
     g->loaded_at = pg_wall();
+    g->hash = rt->eng ? rt->eng->config_hash : PG_HASH_INIT;
+    const rt_file *lists[] = { g->scripts, g->policies };
+    const size_t counts[] = { g->nscripts, g->npolicies };
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; i < counts[l]; i++) {
+            g->hash = pg_hash(g->hash, lists[l][i].name, strlen(lists[l][i].name) + 1);
+            g->hash = pg_hash(g->hash, lists[l][i].src, lists[l][i].len);
+        }
     g->refs = 1;                                /* becomes the "current" reference */
     rt_state *s = state_new(rt->eng, rt, g, rt->flags, e);
     if (!s) {

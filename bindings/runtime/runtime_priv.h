@@ -9,6 +9,8 @@
 #include <lua.h>
 
 #include "runtime/lalloc.h"
+#include <stdint.h>
+
 #include "runtime/runtime.h"
 
 typedef struct rt_file {
@@ -36,6 +38,7 @@ typedef struct rt_gen {
     size_t nroutes;
     pg_router *router;
     double loaded_at;
+    uint64_t hash;              /* the config's hash, then every script and module file */
 } rt_gen;
 
 struct rt_state {

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/hash.h"
 #include "shared/shared.h"
 
 typedef struct sh_entry {
@@ -39,8 +40,7 @@ static double mono_now(void *ud) {
 }
 
 static uint64_t hash_key(const pg_shared *sh, const char *k, size_t n) {
-    uint64_t h = 1469598103934665603ULL ^ sh->seed;     /* FNV-1a, seeded per dict */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
+    uint64_t h = pg_hash(PG_HASH_INIT ^ sh->seed, k, n);    /* seeded per dict */
     return h ^ (h >> 29);
 }
 
