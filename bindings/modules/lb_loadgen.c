@@ -5,7 +5,7 @@
  *               method=, headers={name=value}, body=, file={path=, param=, mime=},
  *               rate=, profile={{t, rps}, ...}, duration=, connections=,
  *               threads=, loops=, ramp=, think=, timeout=, keepalive=, follow=,
- *               label=, jtl=, samples=, driver="native"|"sim",
+ *               label=, jtl=, samples=, driver="native"|"sim" (default: load.driver),
  *               client="auto"|"h1"|"curl"}                       -> result | nil, err
  *   loadgen.summarize(samples)    -> summary
  *
@@ -436,11 +436,22 @@ static int run_sim(lua_State *L, const ld_plan *p, const char *jtl_opt, int with
 
 /* ---- loadgen.run ------------------------------------------------------------------ */
 
+/* The driver when the options name none: load.driver, where "auto" is the
+ * sim's own model on the sim backend unless a target (url, urls, service,
+ * load.url) is named, and "jmeter" (jmeter.run's) is native here. */
+static const char *default_driver(lua_State *L, const opts *o) {
+    pg_engine *eng = engine(L);
+    const char *d = eng->cfg.load.driver;
+    if (!strcmp(d, "native") || !strcmp(d, "sim")) return d;
+    int target = ohas(o, O_URL) || ohas(o, O_URLS) || ohas(o, O_SERVICE) || eng->cfg.load.url[0];
+    return !strcmp(d, "auto") && !target && eng->backend && !strcmp(eng->backend->ops->name, "sim") ? "sim" : "native";
+}
+
 /* loadgen.run{...}; its name in messages is upvalue 1. */
 static int lb_loadgen_run(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     opts o = { .idx = 1, .m = lb_options(L, 1, load_opts, O_COUNT, lua_tostring(L, lua_upvalueindex(1))) };
-    const char *driver = ostr(L, &o, O_DRIVER, "native");
+    const char *driver = ostr(L, &o, O_DRIVER, default_driver(L, &o));
     luaL_argcheck(L, !strcmp(driver, "native") || !strcmp(driver, "sim"), 1, "driver must be 'native' or 'sim'");
     const char *jtl = ostr(L, &o, O_JTL, NULL);
     int with_samples = obool(L, &o, O_SAMPLES, 0);

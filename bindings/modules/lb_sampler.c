@@ -9,9 +9,12 @@
  *
  * The probe is a function of a policy module ("module.fn", default
  * probe.sample) returning {cpu_pct=, mem_pct=, online_pods=, total_pods=}
- * (or the GET /pod shape {system={cpu_percent=, ...}}). It runs on the job's
- * own thread, each tick in a pooled state of the current script generation,
- * so after a hot reload the next tick already runs the new code. */
+ * (or the GET /pod shape {system={cpu_percent=, ...}}). Each tick it runs in
+ * a pooled state of the current script generation, so after a hot reload the
+ * next tick already runs the new code: on the job's own thread, or, when the
+ * backend's clock is virtual (the sim with speed 0), on the thread that moves
+ * the clock, which is a request thread holding a state of its own: the
+ * probe checks out another one. Rows are stamped on the backend's clock. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -46,7 +49,7 @@ smp_manager *lb_sampler_started(pg_engine *eng) {
     return m;
 }
 
-/* ---- the probe: a Lua function run on the job's thread ---- */
+/* ---- the probe: a Lua function run on the job's thread or the clock mover's ---- */
 
 typedef struct lua_probe {
     pg_engine *eng;
@@ -286,6 +289,7 @@ static int lb_sampler_start(lua_State *L) {
     s.probe = probe_call;
     s.ud = p;
     s.ud_free = free;
+    s.clock = eng->backend;             /* the engine's: it outlives the sampler */
     smp_status st;
     if (smp_start(m, &s, &st, &e) < 0) return lb_fail(L, &e);   /* p freed by smp_start */
     lb_push_fields(L, &st, start_fields);

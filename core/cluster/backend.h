@@ -59,6 +59,13 @@ typedef struct pg_wait {
 
 typedef struct pg_backend pg_backend;
 
+/* A tick of a virtual clock: tick k of a ticker, due at backend time t
+ * (epoch s), with the backend's clock set to exactly t. Runs on the thread
+ * that moved the clock, with no backend lock held, so it may call back into
+ * the backend (a clock move it makes fires no tick). Return 0 to keep
+ * ticking, non-zero to remove the ticker (fn is not called again). */
+typedef int (*pg_tick_fn)(void *ud, long long k, double t);
+
 typedef struct pg_backend_ops {
     const char *name;           /* "sim", "docker", "kube" */
     int (*pods)(pg_backend *b, pg_pod **out, size_t *n, pg_err *e);
@@ -78,6 +85,21 @@ typedef struct pg_backend_ops {
     /* Optional: the sums of pg_usage in one consistent look (else the caller
      * sums pods and metrics itself). */
     int (*usage)(pg_backend *b, pg_usage *u, pg_err *e);
+    /* Optional, present only while the clock is virtual (it moves only when
+     * a request moves it: the sim with speed 0). ticker_add: tick k is due at
+     * start + k * interval_s, where *start (may be NULL) is the clock now;
+     * tick 0 fires before ticker_add returns, every later one while the
+     * clock moves past it: each path that moves the clock stops at every
+     * due tick on its way, in order, one tick at a time, however many
+     * threads move it. A tick the clock already passed when it comes up (a
+     * callback moved the clock itself) is skipped: fn sees the gap in k. A
+     * reset re-anchors every ticker: its next tick is due at the reset's
+     * instant and fires then. Returns the ticker id (> 0), or -1.
+     * ticker_remove: 1 when it removed the ticker (no callback of it is
+     * running then, unless the caller is one), 0 when there is none. */
+    int (*ticker_add)(pg_backend *b, double interval_s, pg_tick_fn fn, void *ud, double *start,
+                      pg_err *e);
+    int (*ticker_remove)(pg_backend *b, int id);
     void (*destroy)(pg_backend *b);
 } pg_backend_ops;
 

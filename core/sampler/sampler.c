@@ -41,9 +41,14 @@ typedef struct smp_job {
     int fd;
     long long iv_ns;
     long long n_ticks;
+    pg_backend *clock;          /* spec.clock: NULL = the wall clock */
+    int virt;                   /* its clock is virtual: the backend calls job_tick, no thread */
     pthread_t thread;
     atomic_int stop;
-    atomic_int exited;
+    atomic_int exited;          /* set last: nothing touches the job after it but its owner */
+    atomic_int ticker;          /* virt: the backend's ticker id, 0 until registered */
+    atomic_int in_cb;           /* virt: job_tick is running */
+    long long next_k;           /* virt, in job_tick: the tick expected next */
     /* under the manager's mutex */
     int joined;
     int refs;
@@ -54,6 +59,7 @@ typedef struct smp_job {
     long long first_wake, last_wake;
     long long first_k, last_k;
     double probe_ms_sum;
+    double anchor;              /* clock time of tick 0 of the grid (moved back by a reset) */
     long long size0;            /* file size before this job */
     /* job thread only */
     char *buf;
@@ -87,6 +93,11 @@ static int sleep_until(smp_job *j, long long due) {
     }
 }
 
+/* Now on the job's clock. */
+static double job_clock(const smp_job *j) {
+    return j->clock ? j->clock->ops->now(j->clock) : pg_wall();
+}
+
 /* Best effort: the thread waits and wakes under SCHED_FIFO (priority 1) so
  * that a busy machine does not delay the wake-up, and runs the probe and
  * the write under the normal policy, so user code never runs real-time.
@@ -113,6 +124,13 @@ static const char *fmt_val(double v, char *buf, size_t n, const char *null_text)
     if (!isfinite(v)) return null_text;
     snprintf(buf, n, "%.10g", v);
     return buf;
+}
+
+/* timestamp and epoch_s of clock time t (epoch s), to the microsecond */
+static void stamp(smp_sample *s, double t) {
+    long long us = llround(t * 1e6);
+    fmt_iso(us, s->timestamp, sizeof s->timestamp);
+    s->epoch_s = (double)us / 1e6;
 }
 
 int smp_format_row(smp_format f, const smp_sample *s, char *buf, size_t n) {
@@ -170,6 +188,7 @@ static double hist_pct(const smp_job *j, int64_t n, double p) {
 
 static void snapshot(smp_job *j, smp_status *out) {
     if (!out) return;
+    double now = atomic_load(&j->exited) ? 0 : job_clock(j);     /* no job lock held */
     pthread_mutex_lock(&j->mu);
     *out = j->st;
     int64_t n = j->st.samples;
@@ -185,12 +204,7 @@ static void snapshot(smp_job *j, smp_status *out) {
         out->period_error_pct = (out->mean_period_s - j->spec.interval_s) /
                                 j->spec.interval_s * 100.0;
     }
-    if (out->running) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-        out->elapsed_s = out->started > 0 ? now - out->started : 0;
-    }
+    if (out->running) out->elapsed_s = out->started > 0 ? fmax(0, now - j->anchor) : 0;
     pthread_mutex_unlock(&j->mu);
 }
 
@@ -249,18 +263,67 @@ static void add_missed(smp_job *j, long long n) {
     pthread_mutex_unlock(&j->mu);
 }
 
+/* Run the probe into s->v (every value unknown when it fails: the error is
+ * kept and counted) and time it. */
+static void take_sample(smp_job *j, smp_sample *s) {
+    pg_err e;
+    memset(s, 0, sizeof *s);
+    s->v.cpu_pct = s->v.mem_pct = s->v.online_pods = s->v.total_pods = NAN;
+    pg_err_clear(&e);
+    long long t0 = pg_mono_ns();
+    int rc = j->spec.probe(j->spec.ud, &s->v, &e);
+    s->probe_ms = (double)(pg_mono_ns() - t0) / 1e6;
+    if (rc != 0) {
+        s->v.cpu_pct = s->v.mem_pct = s->v.online_pods = s->v.total_pods = NAN;
+        set_error(j, &e);
+        pthread_mutex_lock(&j->mu);
+        j->st.probe_errors++;
+        pthread_mutex_unlock(&j->mu);
+    }
+}
+
+/* The end of a job, on the thread that ends it: the buffer written, fsync,
+ * close, the final state at clock time end; then the probe's data freed and
+ * exited set, the last touch of j. */
+static void job_end(smp_job *j, int failed, int stopped, double end) {
+    pg_err e;
+    if (!failed && flush_buf(j, &e)) {
+        failed = 1;
+        set_error(j, &e);
+    }
+    if (fsync(j->fd) != 0 && !failed) {
+        pg_errf(&e, 500, "io_error", "fsync %s: %s", j->path, strerror(errno));
+        set_error(j, &e);
+        failed = 1;
+    }
+    close(j->fd);
+    j->fd = -1;
+
+    pthread_mutex_lock(&j->mu);
+    snprintf(j->st.state, sizeof j->st.state, "%s", failed ? "failed" : stopped ? "stopped" : "done");
+    j->st.finished = end;
+    j->st.elapsed_s = j->st.started > 0 ? fmax(0, end - j->anchor) : 0;
+    j->st.running = 0;
+    pthread_mutex_unlock(&j->mu);
+
+    if (j->spec.ud_free) j->spec.ud_free(j->spec.ud);
+    j->spec.ud = NULL;
+    atomic_store(&j->exited, 1);
+}
+
 static void *job_main(void *arg) {
     smp_job *j = arg;
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);    /* wake as close to the tick as the kernel can */
 
     /* Tick 0 is slept to like every other tick, so every sample's jitter is
-     * measured the same way. epoch0 becomes the wall clock of t0. */
+     * measured the same way. epoch0 becomes the wall clock of t0; a row's
+     * timestamp is the job's clock at its wake-up. */
     long long now = pg_mono_ns();
     long long epoch0 = pg_wall_ns();
     long long t0 = now + FIRST_TICK_NS;
     epoch0 += FIRST_TICK_NS;                /* wall clock of t0 */
     pthread_mutex_lock(&j->mu);
-    j->st.started = (double)epoch0 / 1e9;
+    j->st.started = j->anchor = j->clock ? job_clock(j) + FIRST_TICK_NS / 1e9 : (double)epoch0 / 1e9;
     pthread_mutex_unlock(&j->mu);
 
     const long long iv = j->iv_ns, n = j->n_ticks;
@@ -292,21 +355,10 @@ static void *job_main(void *arg) {
         }
 
         smp_sample s;
-        memset(&s, 0, sizeof s);
-        s.v.cpu_pct = s.v.mem_pct = s.v.online_pods = s.v.total_pods = NAN;
-        pg_err_clear(&e);
-        int rc = j->spec.probe(j->spec.ud, &s.v, &e);
+        double at = j->clock ? job_clock(j) : (double)(epoch0 + (wake - t0)) / 1e9;
+        take_sample(j, &s);
         long long done = pg_mono_ns();
-        if (rc != 0) {
-            s.v.cpu_pct = s.v.mem_pct = s.v.online_pods = s.v.total_pods = NAN;
-            set_error(j, &e);
-            pthread_mutex_lock(&j->mu);
-            j->st.probe_errors++;
-            pthread_mutex_unlock(&j->mu);
-        }
-        long long epoch_us = (epoch0 + (wake - t0) + 500) / 1000;
-        fmt_iso(epoch_us, s.timestamp, sizeof s.timestamp);
-        s.epoch_s = (double)epoch_us / 1e6;
+        stamp(&s, at);
         s.probe_ms = (double)(done - wake) / 1e6;
         s.missed = pending;
         pending = 0;
@@ -343,31 +395,80 @@ static void *job_main(void *arg) {
         k = next;
     }
 
-    if (!failed && flush_buf(j, &e)) {
-        failed = 1;
-        set_error(j, &e);
-    }
-    if (fsync(j->fd) != 0 && !failed) {
-        pg_errf(&e, 500, "io_error", "fsync %s: %s", j->path, strerror(errno));
-        set_error(j, &e);
-        failed = 1;
-    }
-    close(j->fd);
-    j->fd = -1;
-
-    pthread_mutex_lock(&j->mu);
-    snprintf(j->st.state, sizeof j->st.state, "%s",
-             failed ? "failed" : k < n && atomic_load(&j->stop) ? "stopped" : "done");
-    long long end = pg_wall_ns();
-    j->st.finished = (double)end / 1e9;
-    j->st.elapsed_s = (double)(end - epoch0) / 1e9;
-    j->st.running = 0;
-    pthread_mutex_unlock(&j->mu);
-
-    if (j->spec.ud_free) j->spec.ud_free(j->spec.ud);
-    j->spec.ud = NULL;
-    atomic_store(&j->exited, 1);
+    job_end(j, failed, k < n && atomic_load(&j->stop),
+            j->clock ? job_clock(j) : (double)(epoch0 + (pg_mono_ns() - t0)) / 1e9);
     return NULL;
+}
+
+/* ---- a job on a virtual clock ---- */
+
+/* Tick k at clock time t (k < n_ticks): its row, written at once. 0, or -1
+ * when the write failed (the error is kept). */
+static int tick_row(smp_job *j, long long k, double t) {
+    smp_sample s;
+    take_sample(j, &s);
+    stamp(&s, t);
+    s.missed = k - j->next_k;
+    j->next_k = k + 1;
+    pthread_mutex_lock(&j->mu);
+    if (j->st.samples == 0 && j->st.missed == 0) j->st.started = t - (double)k * j->spec.interval_s;
+    j->anchor = t - (double)k * j->spec.interval_s;    /* moves back only at a reset */
+    pthread_mutex_unlock(&j->mu);
+    add_missed(j, s.missed);
+
+    char row[512];
+    pg_err e;
+    int len = smp_format_row(j->spec.format, &s, row, sizeof row);
+    if (len < 0) len = 0;       /* cannot happen: every field is bounded */
+    if (write_whole(j, row, (size_t)len, &e)) {
+        set_error(j, &e);
+        return -1;
+    }
+    pthread_mutex_lock(&j->mu);
+    j->st.bytes = j->size - j->size0;
+    pthread_mutex_unlock(&j->mu);
+    record(j, &s, k, k * j->iv_ns, k * j->iv_ns);     /* on the grid exactly: no jitter */
+    return 0;
+}
+
+/* The backend's tick (pg_tick_fn), on the thread that moved its clock. Tick
+ * n_ticks, the first at or past start + duration, ends the job. */
+static int job_tick(void *ud, long long k, double t) {
+    smp_job *j = ud;
+    atomic_store(&j->in_cb, 1);
+    long long n = j->n_ticks;
+    int failed = 0;
+    if (k < n && !atomic_load(&j->stop)) failed = tick_row(j, k, t) != 0;
+    if (!failed && k < n && !atomic_load(&j->stop)) {
+        atomic_store(&j->in_cb, 0);
+        return 0;
+    }
+    if (k >= n) add_missed(j, n - j->next_k);         /* ticks skipped before the end */
+    job_end(j, failed, !failed && k < n, t);
+    return 1;                                         /* j may be gone: touch nothing */
+}
+
+/* Stop a virtual job (the caller holds a reference). 1 when it has ended,
+ * here or before, or ends as soon as its own tick (running further up this
+ * thread's stack: a probe stopped it) returns; 0 when another thread ends
+ * it: smp_start's, whose ticker is not registered yet. */
+static int stop_virtual(smp_job *j) {
+    atomic_store(&j->stop, 1);
+    if (atomic_load(&j->exited)) return 1;
+    int id = atomic_load(&j->ticker);
+    if (id <= 0) return 0;
+    pg_backend *b = j->clock;
+    int removed = b->ops->ticker_remove(b, id);       /* waits for a move calling it */
+    if (atomic_load(&j->in_cb)) return 1;             /* its tick ends it */
+    if (removed) job_end(j, 0, 1, job_clock(j));
+    return removed || atomic_load(&j->exited);
+}
+
+static void wait_exited(smp_job *j) {
+    while (!atomic_load(&j->exited)) {
+        struct timespec ts = { 0, 5 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* ---- paths ---- */
@@ -578,7 +679,7 @@ static void reap_locked(smp_manager *m) {
     for (size_t i = 0; i < m->njobs; i++) {
         smp_job *j = m->jobs[i];
         if (atomic_load(&j->exited) && !j->joined && j->refs == 0) {
-            pthread_join(j->thread, NULL);
+            if (!j->virt) pthread_join(j->thread, NULL);
             j->joined = 1;
         }
         finished += j->joined;
@@ -647,6 +748,28 @@ static int open_out(smp_job *j, int *created, pg_err *e) {
     return 0;
 }
 
+/* Register job j (listed, one reference held) with its clock, whose
+ * ticker_add takes tick 0 at once; then drop the reference. A stop that came
+ * before the ticker id was known is carried out here. */
+static int start_virtual(smp_manager *m, smp_job *j, smp_status *out, pg_err *e) {
+    pg_backend *b = j->clock;
+    int rc = j->id;
+    int id = b->ops->ticker_add(b, j->spec.interval_s, job_tick, j, NULL, e);
+    if (id < 0) {
+        set_error(j, e);
+        job_end(j, 1, 0, job_clock(j));
+        rc = -1;
+    } else {
+        atomic_store(&j->ticker, id);
+        if (atomic_load(&j->stop)) stop_virtual(j);
+    }
+    pthread_mutex_lock(&m->mu);
+    j->refs--;
+    snapshot(j, out);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
 int smp_start(smp_manager *m, const smp_spec *spec, smp_status *out, pg_err *e) {
     if (valid_spec(spec, e)) return start_fail(spec, -1);
 
@@ -662,6 +785,8 @@ int smp_start(smp_manager *m, const smp_spec *spec, smp_status *out, pg_err *e) 
     j->fd = -1;
     j->spec = *spec;
     j->spec.file = NULL;
+    j->clock = spec->clock;
+    j->virt = spec->clock && spec->clock->ops->ticker_add && spec->clock->ops->ticker_remove;
     j->iv_ns = llround(spec->interval_s * 1e9);
     long long dur_ns = llround(spec->duration_s * 1e9);
     j->n_ticks = (dur_ns + j->iv_ns - 1) / j->iv_ns;
@@ -710,7 +835,14 @@ int smp_start(smp_manager *m, const smp_spec *spec, smp_status *out, pg_err *e) 
     snprintf(j->st.format, sizeof j->st.format, "%s", spec->format == SMP_JSONL ? "jsonl" : "csv");
     j->st.interval_s = spec->interval_s;
     j->st.duration_s = spec->duration_s;
-    j->st.started = (double)pg_wall_ns() / 1e9;
+    j->st.started = j->anchor = job_clock(j);
+    if (j->virt) {
+        m->next_id++;
+        m->jobs[m->njobs++] = j;
+        j->refs++;                      /* held across the registration */
+        pthread_mutex_unlock(&m->mu);
+        return start_virtual(m, j, out, e);
+    }
 
     /* Signals are the main thread's business. */
     sigset_t all, old;
@@ -782,18 +914,22 @@ int smp_stop(smp_manager *m, int job, smp_status *out, pg_err *e) {
         pthread_mutex_unlock(&m->mu);
         return pg_errf(e, 404, "not_found", "no sampling job %d", job);
     }
+    if (j->virt) {
+        j->refs++;
+        pthread_mutex_unlock(&m->mu);
+        if (!stop_virtual(j)) wait_exited(j);
+        pthread_mutex_lock(&m->mu);
+        j->refs--;
+        snapshot(j, out);
+        pthread_mutex_unlock(&m->mu);
+        return 0;
+    }
     int joiner = !j->joined && j->refs == 0;
     if (joiner) j->refs++;
     atomic_store(&j->stop, 1);
     pthread_mutex_unlock(&m->mu);
-    if (joiner) {
-        join_job(m, j);
-    } else {
-        while (!atomic_load(&j->exited)) {       /* another caller is joining it */
-            struct timespec ts = { 0, 5 * 1000000L };
-            nanosleep(&ts, NULL);
-        }
-    }
+    if (joiner) join_job(m, j);
+    else wait_exited(j);                        /* another caller is joining it */
     pthread_mutex_lock(&m->mu);
     snapshot(j, out);
     pthread_mutex_unlock(&m->mu);
@@ -811,18 +947,32 @@ int smp_stop_all(smp_manager *m) {
         if (atomic_load(&j->exited) && j->joined) continue;
         running += !atomic_load(&j->exited);
         atomic_store(&j->stop, 1);                 /* all stop in parallel */
-        if (mine && !j->joined && j->refs == 0) {
+        if (mine && (j->virt ? !atomic_load(&j->exited) : !j->joined && j->refs == 0)) {
             j->refs++;
             mine[n++] = j;
         }
     }
     pthread_mutex_unlock(&m->mu);
-    for (size_t i = 0; i < n; i++) join_job(m, mine[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (!mine[i]->virt) {
+            join_job(m, mine[i]);
+            continue;
+        }
+        stop_virtual(mine[i]);
+        pthread_mutex_lock(&m->mu);
+        mine[i]->refs--;
+        pthread_mutex_unlock(&m->mu);
+    }
     free(mine);
-    /* Jobs joined by a concurrent smp_stop: wait until their files are closed. */
+    /* Jobs joined by a concurrent smp_stop, or still being started: wait
+     * until their files are closed (not for one whose tick runs further up
+     * this thread's stack: it ends when that returns). */
     for (;;) {
         pthread_mutex_lock(&m->mu);
-        int busy = running_locked(m);
+        int busy = 0;
+        for (size_t i = 0; i < m->njobs; i++)
+            busy += !atomic_load(&m->jobs[i]->exited) &&
+                    !(m->jobs[i]->virt && atomic_load(&m->jobs[i]->in_cb));
         pthread_mutex_unlock(&m->mu);
         if (!busy) break;
         struct timespec ts = { 0, 5 * 1000000L };
@@ -844,7 +994,7 @@ void smp_manager_free(smp_manager *m) {
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < m->njobs; i++) {
         smp_job *j = m->jobs[i];
-        if (!j->joined) pthread_join(j->thread, NULL);
+        if (!j->joined && !j->virt) pthread_join(j->thread, NULL);
         job_free(j);
     }
     free(m->jobs);

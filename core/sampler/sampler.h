@@ -1,17 +1,30 @@
 /* sampler.h: drift-free periodic metrics sampling to CSV / JSON Lines.
  *
- * A job owns one thread. Tick k is due at start + k * interval on
- * CLOCK_MONOTONIC and the thread sleeps with clock_nanosleep(TIMER_ABSTIME)
- * until it, so the period never drifts with the probe's response time. A
- * probe that runs past the next tick does not stretch the schedule: the
- * ticks it overran are counted as missed and the next sample is taken at the
- * next tick of the same grid.
+ * A job follows the clock of the backend it samples (spec.clock), and every
+ * timestamp it writes or reports is on that clock (b->ops->now; the wall
+ * clock without a backend).
+ *
+ * On a real clock a job owns one thread. Tick k is due at start + k *
+ * interval on CLOCK_MONOTONIC and the thread sleeps with
+ * clock_nanosleep(TIMER_ABSTIME) until it, so the period never drifts with
+ * the probe's response time. A probe that runs past the next tick does not
+ * stretch the schedule: the ticks it overran are counted as missed and the
+ * next sample is taken at the next tick of the same grid.
+ *
+ * On a virtual clock (the backend has ticker_add: the sim with speed 0) a
+ * job has no thread and never sleeps: the backend calls it at every tick
+ * its clock passes, as the clock moves, on the thread that moves it, with
+ * the clock at exactly the tick's time. Tick 0 is taken at once by
+ * smp_start. Each tick runs the probe and appends its row at once. The job
+ * ends when the clock reaches the first tick at or past start + duration;
+ * a reset of the backend's clock re-anchors the grid (the rows' timestamps
+ * start again from the reset's time) and the ticks already taken count.
  *
  * Every row is built whole and reaches the file in one write() together with
- * other whole rows (O_APPEND; a userspace buffer written before its oldest
- * row is 0.5 s old, as far as the slowest probe so far allows, and on stop;
- * fsync on stop). A failed write is truncated back, so the file never ends
- * with a partial row.
+ * other whole rows (O_APPEND; on a real clock a userspace buffer written
+ * before its oldest row is 0.5 s old, as far as the slowest probe so far
+ * allows, and on stop; fsync on stop). A failed write is truncated back, so
+ * the file never ends with a partial row, and ends the job ("failed").
  *
  * Files are written only under the manager's data directory: a relative name
  * is resolved below it (parent directories created on demand), an absolute
@@ -27,6 +40,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "cluster/backend.h"
 
 #define SMP_INTERVAL_MIN 0.01           /* s */
 #define SMP_INTERVAL_MAX 3600.0         /* s */
@@ -46,7 +60,8 @@ typedef struct smp_row {
 
 /* Fill *row (every field starts as NAN). Return 0, or -1 with e filled: the
  * row is still written, with empty values, and counted in probe_errors.
- * Runs on the job's thread. */
+ * Runs on the job's thread, or on a virtual clock on the thread that moved
+ * the clock, with no backend lock held (it may call the backend). */
 typedef int (*smp_probe_fn)(void *ud, smp_row *row, pg_err *e);
 
 typedef enum { SMP_CSV = 0, SMP_JSONL = 1 } smp_format;
@@ -60,6 +75,8 @@ typedef struct smp_spec {
     void *ud;                   /* owned by the job once smp_start is called */
     void (*ud_free)(void *ud);  /* may be NULL; called on the job's thread when it ends,
                                  * or by smp_start itself when it fails */
+    pg_backend *clock;          /* the clock the job follows (not owned; must outlive the
+                                 * manager's jobs); NULL = the wall clock */
 } smp_spec;
 
 /* One written row. */
@@ -74,24 +91,26 @@ typedef struct smp_sample {
 /* A snapshot of one job. */
 typedef struct smp_status {
     int job;
-    int running;                /* thread still sampling */
+    int running;                /* still sampling */
     char state[12];             /* running | done | stopped | failed */
     char file[PATH_MAX];        /* absolute */
     char format[8];             /* csv | jsonl */
     double interval_s;
     double duration_s;
-    double started;             /* epoch s of tick 0 */
-    double finished;            /* epoch s; 0 while running */
-    double elapsed_s;
+    double started;             /* epoch s of tick 0, on the job's clock */
+    double finished;            /* epoch s, on the job's clock; 0 while running */
+    double elapsed_s;           /* on the job's clock, since tick 0 (of the grid re-anchored
+                                 * by the last reset) */
     int64_t ticks;              /* ticks due so far (samples + missed) */
     int64_t samples;            /* rows written */
-    int64_t missed;             /* ticks skipped because a probe overran */
+    int64_t missed;             /* ticks skipped because a probe overran (or moved a virtual
+                                 * clock past them) */
     int64_t probe_errors;       /* probe calls that failed (their rows have empty values) */
     int64_t bytes;              /* bytes in the file written by this job (flushed) */
     int has_period;             /* at least two samples */
     double mean_period_s;       /* (last wake - first wake) / ticks between them */
     double period_error_pct;    /* (mean_period - interval) / interval * 100 */
-    double jitter_p50_ms;       /* wake time - scheduled tick */
+    double jitter_p50_ms;       /* wake time - scheduled tick (0 on a virtual clock) */
     double jitter_p99_ms;
     double jitter_max_ms;
     double probe_ms_mean;

@@ -73,7 +73,7 @@ print("after", data.append("rows.csv", { "last", "row" }, "i,payload") and "ok" 
         f.write(r'''
 local job = assert(sampler.start { interval = 0.01, duration = 4, file = "samples.csv" })
 local st
-repeat clock.sleep(0.05); st = sampler.status(job.job) until st.state ~= "running"
+repeat k8s.sleep(0.05); st = sampler.status(job.job) until st.state ~= "running"  -- the sim's clock
 print("state", st.state)
 print("error", st.error or "")
 ''')

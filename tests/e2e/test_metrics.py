@@ -1,6 +1,9 @@
-"""e2e: /metrics sampling jobs through the real binary on the sim backend.
+"""e2e: /metrics sampling jobs through the real binary on the sim backend with
+a real clock (speed 1: each job has its own thread; the virtual clock is
+test_metrics_clock.py).
 
-3 s at 0.2 s -> 15 +- 1 rows, one header, whole lines, increasing timestamps;
+3 s at 0.2 s -> 15 +- 1 rows, one header, whole lines, increasing timestamps
+on the sim's clock (SIM_EPOCH-based, not the wall clock);
 a probe slower than the interval -> missed ticks, the grid kept; the probe
 hot-reloads; bad input -> 400/409/429 JSON and no file; SIGTERM during a job
 -> the file ends with a complete row and holds everything sampled."""
@@ -15,7 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgtest import Server, check, done, is_error, write  # noqa: E402
 
 HEADER = "timestamp,cpu_pct,mem_pct,online_pods,total_pods,epoch_s,probe_ms,missed"
-CONFIG = "sim:\n  speed: 0\nsampler:\n  max_jobs: 2\nlimits:\n  lua_deadline_ms: 500\n"
+SIM_EPOCH = 1700000000.0
+CONFIG = "sim:\n  speed: 1\nsampler:\n  max_jobs: 2\nlimits:\n  lua_deadline_ms: 500\n"
 
 
 def wait_job(srv, job, timeout=30):
@@ -87,6 +91,11 @@ def run_basic(srv):
     check(complete, "the file ends with a complete line")
     check(well_formed(rows), "every row has 8 fields; timestamps strictly increasing")
     check(all(r[4].isdigit() and int(r[4]) >= 1 for r in rows), "total_pods recorded in every row")
+    check(rows and all(SIM_EPOCH <= float(r[5]) < SIM_EPOCH + 120 for r in rows)
+          and rows[0][0].startswith("2023-11-14T22:1"),
+          "rows are stamped on the sim's clock, from SIM_EPOCH (first %s)" % (rows[0][:1] if rows else None))
+    check(SIM_EPOCH <= st.get("started", 0) < float(rows[0][5]) + 0.01 if rows else False,
+          "the job's start is on the sim's clock too (%s)" % st.get("started"))
     check(len(rows) == st["samples"], "rows in the file == samples reported (%d, %d)" % (len(rows), st["samples"]))
     check(st["samples"] + st["missed"] == 15, "every tick of the grid sampled or counted missed")
     for k in ("jitter_p50_ms", "jitter_p99_ms", "jitter_max_ms", "period_error_pct", "probe_ms_max"):

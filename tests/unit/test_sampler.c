@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "cluster/sim/sim.h"
+#include "config/config.h"
 #include "sampler/sampler.h"
 
 /* Test paths are short; the buffers are PATH_MAX. (clang has no such warning.) */
@@ -491,6 +495,250 @@ static void test_format_row(void **state) {
     assert_int_equal(smp_format_row(SMP_CSV, &s, buf, 10), -1);
 }
 
+/* ---- on the backend's clock ---- */
+
+static pg_backend *sim_clock(double speed) {
+    pg_config cfg;
+    pg_config_defaults(&cfg);
+    cfg.sim.speed = speed;
+    cfg.sim.replicas = 2;
+    pg_err e;
+    pg_backend *b = sim_backend_new(&cfg, &e);
+    if (!b) fail_msg("sim: %s", e.message);
+    return b;
+}
+
+/* The probe as the Lua one does it (k8s.usage), noting the clock it saw. */
+typedef struct sim_probe {
+    pg_backend *b;
+    int calls;
+    double seen[1024];
+} sim_probe;
+
+static sim_probe *sim_probe_new(double speed) {
+    sim_probe *u = calloc(1, sizeof *u);
+    assert_non_null(u);
+    u->b = sim_clock(speed);
+    return u;
+}
+
+static void sim_probe_free(sim_probe *u) {
+    u->b->ops->destroy(u->b);
+    free(u);
+}
+
+static int probe_sim(void *p, smp_row *row, pg_err *e) {
+    sim_probe *u = p;
+    pg_usage us;
+    if (pg_backend_usage(u->b, &us, e)) return -1;
+    if (u->calls < 1024) u->seen[u->calls] = us.now;
+    u->calls++;
+    row->online_pods = us.online;
+    row->total_pods = us.total;
+    row->cpu_pct = us.req_cpu > 0 ? us.cpu / us.req_cpu * 100 : NAN;
+    return 0;
+}
+
+typedef struct vrow { double epoch; int online, total; long missed; } vrow;
+
+/* The data rows of a CSV file (header checked). */
+static int read_rows(const char *path, vrow *out, int max) {
+    char *text = slurp(path);
+    size_t hl = strlen(smp_csv_header);
+    assert_memory_equal(text, smp_csv_header, hl);
+    assert_int_equal(text[strlen(text) - 1], '\n');
+    int n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text + hl, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
+        char ts[32], cpu[32];
+        double on, tot, probe;
+        int got = sscanf(line, "%24[^,],%31[^,],,%lf,%lf,%lf,%lf,%ld", ts, cpu, &on, &tot, &out[n].epoch,
+                         &probe, &out[n].missed);
+        if (got != 7) fail_msg("row %d: '%s'", n, line);
+        out[n].online = (int)on;
+        out[n].total = (int)tot;
+        n++;
+    }
+    free(text);
+    return n;
+}
+
+static smp_spec sim_spec(sim_probe *u, double interval, double duration, const char *file) {
+    smp_spec s = { .interval_s = interval, .duration_s = duration, .file = file, .format = SMP_CSV,
+                   .probe = probe_sim, .ud = u, .clock = u->b };
+    return s;
+}
+
+/* A virtual clock: no thread, a row for every tick the clock passes, as it
+ * moves, each showing the cluster at that tick's time. */
+static void test_virtual_clock_rows(void **state) {
+    smp_manager *m = smp_manager_new(4, data_dir, NULL);
+    sim_probe *u = sim_probe_new(0);
+    sim *s = sim_from_backend(u->b);
+    smp_spec sp = sim_spec(u, 0.2, 60, "virtual.csv");
+    smp_status st;
+    pg_err e;
+    int job = smp_start(m, &sp, &st, &e);
+    assert_true(job > 0);
+    assert_int_equal(st.samples, 1);                    /* tick 0 at the start */
+    assert_true(st.started == SIM_EPOCH);
+    struct timespec ts = { 0, 300 * 1000000L };
+    nanosleep(&ts, NULL);
+    assert_int_equal(smp_status_get(m, job, &st, &e), 0);
+    assert_int_equal(st.samples, 1);                    /* the wall clock moves nothing */
+    assert_true(st.running);
+
+    assert_int_equal(sim_advance(s, 1.0, &e), 0);
+    assert_int_equal(smp_status_get(m, job, &st, &e), 0);
+    assert_int_equal(st.samples, 6);
+    assert_true(fabs(st.elapsed_s - 1.0) < 1e-6);
+    assert_int_equal(sim_scale(s, 3, &e), 0);
+    pg_wait w = { .ready = 3, .metrics = 1, .timeout_s = 90 };
+    double waited;
+    assert_int_equal(sim_wait(s, &w, &waited, &e), 0);
+    double t_wait = sim_time(s);
+    assert_int_equal(smp_stop(m, job, &st, &e), 0);
+    assert_string_equal(st.state, "stopped");
+    assert_true(st.finished == SIM_EPOCH + t_wait);
+
+    static vrow rows[1024];
+    int n = read_rows(st.file, rows, 1024);
+    assert_int_equal(n, (int)llround(t_wait / 0.2) + 1);    /* one row per tick, none repeated */
+    assert_int_equal(n, st.samples);
+    assert_int_equal(st.missed, 0);
+    assert_int_equal(st.ticks, st.samples);
+    assert_true(st.jitter_max_ms == 0 && st.has_period && fabs(st.mean_period_s - 0.2) < 1e-9);
+    int first3 = -1;
+    for (int i = 0; i < n; i++) {
+        double want = SIM_EPOCH + 0.2 * i;
+        if (fabs(rows[i].epoch - want) > 1e-6 || fabs(u->seen[i] - want) > 1e-6)
+            fail_msg("row %d at %.6f, probe saw %.6f, want %.6f", i, rows[i].epoch, u->seen[i], want);
+        assert_int_equal(rows[i].missed, 0);
+        assert_int_equal(rows[i].total, i <= 5 ? 2 : 3);    /* scaled at 1.0, after its row */
+        if (first3 < 0 && rows[i].online == 3) first3 = i;
+    }
+    assert_true(fabs(rows[first3].epoch - (SIM_EPOCH + t_wait)) < 1e-6);  /* online at the wait's end */
+    assert_int_equal(first3, n - 1);
+    int calls = u->calls;
+    assert_int_equal(sim_advance(s, 5, &e), 0);
+    assert_int_equal(u->calls, calls);                  /* stopped: no more ticks */
+    smp_manager_free(m);
+    sim_probe_free(u);
+}
+
+/* The job ends when the clock reaches the tick at start + duration, however
+ * far one move jumps; a reset re-anchors the grid. */
+static void test_virtual_clock_end_and_reset(void **state) {
+    smp_manager *m = smp_manager_new(4, data_dir, NULL);
+    sim_probe *u = sim_probe_new(0);
+    sim *s = sim_from_backend(u->b);
+    smp_spec sp = sim_spec(u, 0.25, 1, "vend.csv");
+    pg_err e;
+    smp_status st;
+    int job = smp_start(m, &sp, &st, &e);
+    assert_true(job > 0);
+    assert_int_equal(sim_advance(s, 0.5, &e), 0);       /* ticks 1, 2 */
+    assert_int_equal(sim_reset(s, 5, 1, &e), 0);        /* tick 3 at SIM_EPOCH, one pod */
+    assert_int_equal(smp_status_get(m, job, &st, &e), 0);
+    assert_true(st.running);
+    assert_int_equal(st.samples, 4);
+    assert_true(fabs(st.last.epoch_s - SIM_EPOCH) < 1e-6 && st.last.v.total_pods == 1);
+    assert_int_equal(sim_advance(s, 100, &e), 0);       /* tick 4 = start + duration: done */
+    assert_int_equal(smp_status_get(m, job, &st, &e), 0);
+    assert_false(st.running);
+    assert_string_equal(st.state, "done");
+    assert_true(fabs(st.finished - (SIM_EPOCH + 0.25)) < 1e-6);
+    assert_true(fabs(st.elapsed_s - 1.0) < 1e-6);       /* clock time sampled, across the reset */
+    assert_int_equal(u->calls, 4);
+    vrow rows[8];
+    assert_int_equal(read_rows(st.file, rows, 8), 4);
+    double want[] = { 0, 0.25, 0.5, 0 };
+    for (int i = 0; i < 4; i++) assert_true(fabs(rows[i].epoch - (SIM_EPOCH + want[i])) < 1e-6);
+
+    /* A job started and stopped at once: one row, stopped, file whole. */
+    smp_spec sp2 = sim_spec(u, 0.2, 60, "vstop.csv");
+    job = smp_start(m, &sp2, NULL, &e);
+    assert_true(job > 0);
+    assert_int_equal(smp_stop(m, job, &st, &e), 0);
+    assert_string_equal(st.state, "stopped");
+    assert_int_equal(read_rows(st.file, rows, 8), 1);
+    smp_manager_free(m);
+    sim_probe_free(u);
+}
+
+/* Jobs started, read and stopped while another thread keeps moving the
+ * clock: every job's file holds exactly its samples, on its grid. */
+typedef struct mover_arg { sim *s; _Atomic int stop; } mover_arg;
+
+static void *move_clock(void *p) {
+    mover_arg *a = p;
+    pg_err e;
+    while (!atomic_load(&a->stop)) sim_advance(a->s, 0.3, &e);
+    return NULL;
+}
+
+static void test_virtual_clock_concurrent(void **state) {
+    smp_manager *m = smp_manager_new(4, data_dir, NULL);
+    sim_probe *u = sim_probe_new(0);
+    mover_arg a = { .s = sim_from_backend(u->b) };
+    pthread_t t;
+    pthread_create(&t, NULL, move_clock, &a);
+    static vrow rows[20000];
+    for (int i = 0; i < 40; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "conc-%d.csv", i);
+        smp_spec sp = sim_spec(u, 0.1, i % 3 ? 600 : 2, name);
+        pg_err e;
+        smp_status st;
+        int job = smp_start(m, &sp, NULL, &e);
+        assert_true(job > 0);
+        for (int k = 0; k < 5000; k++) {                /* until ticks came from the other thread */
+            assert_int_equal(smp_status_get(m, job, &st, &e), 0);
+            if (st.samples >= 12 || !st.running) break;
+            struct timespec ts = { 0, 1000000L };
+            nanosleep(&ts, NULL);
+        }
+        assert_true(st.samples >= 12);
+        assert_int_equal(smp_stop(m, job, &st, &e), 0);
+        assert_false(st.running);
+        assert_true(!strcmp(st.state, "stopped") || !strcmp(st.state, "done"));
+        int n = read_rows(st.file, rows, 20000);
+        assert_int_equal(n, st.samples);
+        assert_int_equal(st.samples + st.missed, st.ticks);
+        for (int r = 1; r < n; r++)                     /* stamps are rounded to the microsecond */
+            if (fabs(rows[r].epoch - rows[0].epoch - 0.1 * r) > 2.5e-6 || rows[r].missed)
+                fail_msg("job %d row %d off its grid: %.7f after %.7f", job, r, rows[r].epoch, rows[0].epoch);
+    }
+    atomic_store(&a.stop, 1);
+    pthread_join(t, NULL);
+    smp_manager_free(m);
+    sim_probe_free(u);
+}
+
+/* A real clock (sim speed 1): the thread as before, timestamps on the
+ * backend's clock (SIM_EPOCH-based), not the wall clock. */
+static void test_real_clock_stamps(void **state) {
+    smp_manager *m = smp_manager_new(4, data_dir, NULL);
+    sim_probe *u = sim_probe_new(1);
+    assert_null(u->b->ops->ticker_add);
+    smp_spec sp = sim_spec(u, 0.05, 0.3, "real.csv");
+    pg_err e;
+    smp_status st;
+    int job = smp_start(m, &sp, &st, &e);
+    assert_true(job > 0);
+    wait_done(m, job, &st);
+    assert_string_equal(st.state, "done");
+    assert_int_equal(st.samples + st.missed, 6);
+    csv_check c = check_csv(st.file);
+    assert_int_equal(c.rows, st.samples);
+    assert_memory_equal(c.first_ts, "2023-11-14T22:13:2", 18);  /* SIM_EPOCH = 22:13:20Z */
+    assert_true(st.started >= SIM_EPOCH && st.started < SIM_EPOCH + 5);
+    assert_true(st.finished >= st.started + 0.25 && st.finished < SIM_EPOCH + 5);
+    assert_true(st.last.epoch_s >= SIM_EPOCH && st.last.epoch_s < SIM_EPOCH + 5);
+    smp_manager_free(m);
+    sim_probe_free(u);
+}
+
 static int setup(void **state) {
     if (!mkdtemp(root)) return -1;
     snprintf(data_dir, sizeof data_dir, "%s/data", root);
@@ -515,6 +763,10 @@ int main(void) {
         cmocka_unit_test(test_max_jobs_and_busy_file),
         cmocka_unit_test(test_append_and_null_values),
         cmocka_unit_test(test_probe_errors_counted),
+        cmocka_unit_test(test_virtual_clock_rows),
+        cmocka_unit_test(test_virtual_clock_end_and_reset),
+        cmocka_unit_test(test_virtual_clock_concurrent),
+        cmocka_unit_test(test_real_clock_stamps),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

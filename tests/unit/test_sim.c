@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -874,6 +875,7 @@ static void test_backend(void **st) {
     assert_true(b->ops->now(b) == SIM_EPOCH);
     assert_int_equal(b->ops->sleep(b, 30), 0);
     assert_true(b->ops->now(b) == SIM_EPOCH + 30);
+    assert_non_null(b->ops->ticker_add);                /* speed 0: a virtual clock */
     pg_backend other = { 0 };
     assert_null(sim_from_backend(&other));
     b->ops->destroy(b);
@@ -920,6 +922,225 @@ static void test_threads(void **st) {
     sim_free(s);
 }
 
+/* ---- tickers of the virtual clock ---- */
+
+#define MAX_TICKS 4096
+
+typedef struct tick_log {
+    sim *s;
+    int n;
+    long long k[MAX_TICKS];
+    double t[MAX_TICKS];        /* the tick's time, as given */
+    double clock[MAX_TICKS];    /* the sim's clock inside the callback */
+    int online[MAX_TICKS], total[MAX_TICKS];
+    double cpu[MAX_TICKS];      /* mean cpu of the pods reporting */
+    _Atomic int inside;         /* callbacks running at once */
+    int overlap;
+    long long stop_at;          /* return 1 at this tick (-1: never) */
+    long long move_at;          /* at this tick, move the clock by move_s from inside */
+    double move_s;
+} tick_log;
+
+static tick_log *tick_log_new(sim *s) {
+    tick_log *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    g->s = s;
+    g->stop_at = g->move_at = -1;
+    return g;
+}
+
+static int on_tick(void *ud, long long k, double t) {
+    tick_log *g = ud;
+    if (atomic_fetch_add(&g->inside, 1) != 0) g->overlap = 1;
+    int i = g->n < MAX_TICKS ? g->n++ : MAX_TICKS - 1;
+    g->k[i] = k;
+    g->t[i] = t;
+    g->clock[i] = sim_now(g->s);
+    pg_usage u;
+    pg_err e;
+    assert_int_equal(sim_usage(g->s, &u, &e), 0);      /* back into the sim: no lock held */
+    g->online[i] = u.online;
+    g->total[i] = u.total;
+    g->cpu[i] = u.online ? u.cpu / u.online : 0;
+    if (k == g->move_at) assert_int_equal(sim_advance(g->s, g->move_s, &e), 0);
+    atomic_fetch_sub(&g->inside, 1);
+    return k == g->stop_at;
+}
+
+static int first_tick(const tick_log *g, int from, int online) {
+    for (int i = from; i < g->n; i++)
+        if (g->online[i] == online) return i;
+    return -1;
+}
+
+/* Every due time exactly once, in order, with the clock at it, through every
+ * path that moves the clock: advance, a wait, a load test, a sleep. */
+static void test_ticker_every_tick(void **st) {
+    (void)st;
+    pg_sim_conf c = conf();
+    sim *s = mk(&c);
+    pg_err e;
+    tick_log *g = tick_log_new(s);
+    double start = 0;
+    int id = sim_ticker_add(s, 0.25, on_tick, g, &start, &e);
+    assert_true(id > 0);
+    assert_true(start == SIM_EPOCH);
+    assert_int_equal(g->n, 1);                          /* tick 0 at once */
+    assert_int_equal(g->total[0], 3);
+    advance(s, 1.0);
+    assert_int_equal(g->n, 5);                          /* 0.25 .. 1.0 */
+    assert_true(sim_time(s) == 1.0);
+
+    /* a wait: every tick on its way, the new pod online from the tick it ends at */
+    assert_int_equal(sim_scale(s, 4, &e), 0);
+    pg_wait w = { .ready = 4, .metrics = 1, .timeout_s = 90 };
+    double waited;
+    int before_wait = g->n;
+    assert_int_equal(sim_wait(s, &w, &waited, &e), 0);
+    double t_wait = sim_time(s);
+    assert_true(waited > c.start_delay_s);
+    int on4 = first_tick(g, before_wait, 4);
+    assert_true(on4 >= 0);
+    assert_true(g->t[on4] == SIM_EPOCH + t_wait);       /* at the tick the wait ended on */
+    assert_int_equal(g->online[on4 - 1], 3);
+    assert_int_equal(g->total[before_wait], 4);         /* the scale shows from the next tick */
+
+    /* a load test: the ticks over its span see its requests */
+    ld_result r;
+    run_load(s, 60, 4, &r);
+    ld_result_free(&r);
+    double t_load = sim_time(s);
+    assert_true(t_load >= t_wait + 4);
+    double quiet = g->cpu[on4], busy = 0;
+    for (int i = on4; i < g->n; i++)
+        if (g->t[i] > SIM_EPOCH + t_wait + c.metrics_resolution_s) busy = fmax(busy, g->cpu[i]);
+    assert_true(busy > quiet * 1.5);                    /* 60 + 60 rps over 4 pods vs 60 */
+
+    assert_int_equal(sim_sleep(s, 0.6, &e), 0);
+    double end = sim_time(s);
+    int want = (int)floor(end / 0.25 + 1e-9) + 1;
+    assert_int_equal(g->n, want);
+    for (int i = 0; i < g->n; i++) {
+        if (g->k[i] != i) fail_msg("tick %d has k %lld", i, g->k[i]);
+        if (g->t[i] != SIM_EPOCH + 0.25 * i || g->clock[i] != g->t[i])
+            fail_msg("tick %d at %.6f with the clock at %.6f", i, g->t[i] - SIM_EPOCH, g->clock[i] - SIM_EPOCH);
+    }
+    assert_false(g->overlap);
+    assert_true(sim_time(s) == end);                    /* the moves end where they were told */
+    assert_int_equal(sim_ticker_remove(s, id), 1);
+    advance(s, 5);
+    assert_int_equal(g->n, want);                       /* removed: no more ticks */
+    assert_int_equal(sim_ticker_remove(s, id), 0);
+    free(g);
+    sim_free(s);
+}
+
+/* A callback that moves the clock itself: no recursion, the ticks it jumped
+ * over are skipped (a gap in k), the clock never goes back; a callback
+ * returning non-zero ends its ticker. */
+static void test_ticker_reentry(void **st) {
+    (void)st;
+    pg_sim_conf c = conf();
+    sim *s = mk(&c);
+    pg_err e;
+    tick_log *g = tick_log_new(s);
+    g->move_at = 2;                                     /* at 0.5: +0.6 -> 1.1 */
+    g->move_s = 0.6;
+    g->stop_at = 8;
+    int id = sim_ticker_add(s, 0.25, on_tick, g, NULL, &e);
+    assert_true(id > 0);
+    advance(s, 2.0);
+    long long want_k[] = { 0, 1, 2, 5, 6, 7, 8 };       /* 0.75 and 1.0 were passed inside tick 2 */
+    assert_int_equal(g->n, 7);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(g->k[i], want_k[i]);
+        assert_true(g->t[i] == SIM_EPOCH + 0.25 * (double)want_k[i]);
+        assert_true(g->clock[i] == g->t[i]);
+    }
+    assert_true(sim_time(s) == 2.0);
+    advance(s, 3);
+    assert_int_equal(g->n, 7);                          /* tick 8 returned 1: gone */
+    assert_int_equal(sim_ticker_remove(s, id), 0);
+
+    /* on a real clock there are no tickers */
+    pg_sim_conf rc = conf();
+    rc.speed = 1;
+    sim *real = mk(&rc);
+    assert_int_equal(sim_ticker_add(real, 0.25, on_tick, g, NULL, &e), -1);
+    assert_int_equal(e.status, 409);
+    assert_string_equal(e.code, "real_clock");
+    sim_free(real);
+    free(g);
+    sim_free(s);
+}
+
+/* A reset re-anchors: the next tick fires at once at SIM_EPOCH on the fresh
+ * cluster, the following ones an interval apart; k goes on. */
+static void test_ticker_reset(void **st) {
+    (void)st;
+    pg_sim_conf c = conf();
+    sim *s = mk(&c);
+    pg_err e;
+    tick_log *g = tick_log_new(s);
+    assert_true(sim_ticker_add(s, 0.5, on_tick, g, NULL, &e) > 0);
+    advance(s, 1.2);
+    assert_int_equal(g->n, 3);                          /* 0, 0.5, 1.0 */
+    assert_int_equal(sim_reset(s, 11, 2, &e), 0);
+    assert_int_equal(g->n, 4);
+    assert_int_equal(g->k[3], 3);
+    assert_true(g->t[3] == SIM_EPOCH && g->clock[3] == SIM_EPOCH);
+    assert_int_equal(g->total[3], 2);                   /* the fresh cluster */
+    advance(s, 1.0);
+    assert_int_equal(g->n, 6);
+    assert_true(g->k[4] == 4 && g->t[4] == SIM_EPOCH + 0.5);
+    assert_true(g->k[5] == 5 && g->t[5] == SIM_EPOCH + 1.0);
+    free(g);
+    sim_free(s);
+}
+
+/* Threads moving the clock at once: one tick at a time, each once, in
+ * order, each with the clock at its time. */
+static void *mover(void *arg) {
+    sim *s = arg;
+    pg_err e;
+    for (int i = 0; i < 200; i++) {
+        if (i % 50 == 7) {
+            ld_plan p = { .rate = 20, .duration_s = 1, .threads = 1, .timeout_s = 5 };
+            ld_result r = { 0 };
+            sim_loadtest(s, &p, &r, &e);
+            ld_result_free(&r);
+        }
+        sim_advance(s, 0.5, &e);
+        pg_pod *v;
+        size_t n;
+        if (sim_pods(s, &v, &n, &e) == 0) free(v);
+    }
+    return NULL;
+}
+
+static void test_ticker_threads(void **st) {
+    (void)st;
+    pg_sim_conf c = conf();
+    sim *s = mk(&c);
+    pg_err e;
+    tick_log *g = tick_log_new(s);
+    assert_true(sim_ticker_add(s, 0.25, on_tick, g, NULL, &e) > 0);
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, mover, s);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    double end = sim_time(s);
+    assert_true(end >= 300);                            /* 3 x 200 x 0.5 s and the load tests */
+    assert_int_equal(g->n, (int)floor(end / 0.25 + 1e-9) + 1);
+    assert_false(g->overlap);
+    for (int i = 0; i < g->n; i++) {
+        if (g->k[i] != i || g->t[i] != SIM_EPOCH + 0.25 * i || g->clock[i] != g->t[i])
+            fail_msg("tick %d: k %lld at %.6f, clock %.6f", i, g->k[i], g->t[i] - SIM_EPOCH,
+                     g->clock[i] - SIM_EPOCH);
+    }
+    free(g);
+    sim_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reset_starts_clean),
@@ -946,6 +1167,10 @@ int main(void) {
         cmocka_unit_test(test_bad_conf),
         cmocka_unit_test(test_backend),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_ticker_every_tick),
+        cmocka_unit_test(test_ticker_reentry),
+        cmocka_unit_test(test_ticker_reset),
+        cmocka_unit_test(test_ticker_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

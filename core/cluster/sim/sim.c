@@ -51,8 +51,18 @@ typedef struct lt_pod {
     size_t cap, head, len;
 } lt_pod;
 
+/* A ticker of the virtual clock: tick k is due at sim time t0 + k * iv. */
+typedef struct sim_ticker {
+    int id;
+    double t0, iv;
+    long long k;                /* the next tick */
+    pg_tick_fn fn;
+    void *ud;
+} sim_ticker;
+
 struct sim {
     pthread_mutex_t mu;
+    pthread_mutex_t move_mu;    /* speed 0: held by the thread moving the clock, across its ticks */
     pg_sim_conf conf;
     char deployment[80];
     char lt_url[96];            /* the URL load-test samples carry: http://DEPLOYMENT/ */
@@ -73,6 +83,11 @@ struct sim {
     size_t npods, cap;
     uint64_t next_seq;
     double test_t0, test_t1, test_rps;  /* the last load test, for metrics */
+
+    sim_ticker *tk;             /* in the order added (ties fire in that order) */
+    size_t ntk, captk;
+    int next_tk;
+    uint64_t resets;            /* bumped by every reset: a move it interrupts ends */
 
     lt_pod *lt;                 /* load-test scratch, one per ready pod */
     size_t nlt;
@@ -448,6 +463,9 @@ static int reset_locked(sim *s, uint64_t seed, int replicas, pg_err *e) {
     encode(mix64(seed ^ fnv1a(s->deployment)), s->tmpl, 10);
     s->vt = 0;
     s->anchor = pg_mono();
+    s->resets++;
+    for (size_t i = 0; i < s->ntk; i++)         /* re-anchored: the next tick is due now */
+        s->tk[i].t0 = -(double)s->tk[i].k * s->tk[i].iv;
     s->npods = 0;
     s->next_seq = 0;
     s->replicas = replicas;
@@ -468,6 +486,7 @@ sim *sim_new(const pg_sim_conf *conf, const char *deployment, pg_err *e) {
         return NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->move_mu, NULL);
     s->conf = *conf;
     snprintf(s->deployment, sizeof s->deployment, "%.63s", deployment);
     snprintf(s->lt_url, sizeof s->lt_url, "http://%s/", s->deployment);
@@ -490,19 +509,151 @@ void sim_free(sim *s) {
     free(s->lt_free);
     free(s->lt_heap);
     free(s->pods);
+    free(s->tk);
     free(s->trace_t);
     free(s->trace_rps);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->move_mu);
     free(s);
 }
 
 #define LOCK(s) pthread_mutex_lock(&(s)->mu)
 #define UNLOCK(s) pthread_mutex_unlock(&(s)->mu)
 
+/* ---- the virtual clock's tickers ------------------------------------ */
+/* Every path that moves the virtual clock goes through advance_to. Only a
+ * thread holding move_mu fires ticks, so they come one at a time and in
+ * order however many threads move the clock; a second mover waits until
+ * the first one's move (its ticks included) is over, and then moves on from
+ * where it ended. A callback runs without the lock and may call back into
+ * the sim; a clock move it makes (on its own thread, nested in the move that
+ * fired it) does not take move_mu and fires nothing, so ticks never recurse. */
+
+typedef struct tick_frame {
+    const sim *s;
+    struct tick_frame *up;
+} tick_frame;
+
+static __thread tick_frame *ticking;    /* the sims whose tick callbacks run on this thread */
+
+static int in_tick(const sim *s) {
+    for (const tick_frame *f = ticking; f; f = f->up)
+        if (f->s == s) return 1;
+    return 0;
+}
+
+/* Take the right to move the clock and fire ticks: 1 when this thread took
+ * move_mu, 0 with speed > 0 (no tickers) or inside one of this sim's tick
+ * callbacks on this thread (the move that fired it fires what is due). */
+static int move_begin(sim *s) {
+    if (s->conf.speed > 0 || in_tick(s)) return 0;
+    pthread_mutex_lock(&s->move_mu);
+    return 1;
+}
+
+static void move_end(sim *s, int own) {
+    if (own) pthread_mutex_unlock(&s->move_mu);
+}
+
+static double tick_due(const sim_ticker *k, long long i) { return k->t0 + (double)i * k->iv; }
+
+static int ticker_drop(sim *s, int id) {
+    for (size_t i = 0; i < s->ntk; i++)
+        if (s->tk[i].id == id) {
+            memmove(&s->tk[i], &s->tk[i + 1], (s->ntk - i - 1) * sizeof *s->tk);
+            s->ntk--;
+            return 1;
+        }
+    return 0;
+}
+
+/* The ticker due first (ties: the one added first); NULL when none. */
+static sim_ticker *ticker_next(sim *s) {
+    sim_ticker *best = NULL;
+    for (size_t i = 0; i < s->ntk; i++)
+        if (!best || tick_due(&s->tk[i], s->tk[i].k) < tick_due(best, best->k)) best = &s->tk[i];
+    return best;
+}
+
+/* Move the virtual clock forward to t (lock held). With fire (the caller
+ * holds move_mu), stop at every tick due on the way: the clock is set to
+ * exactly its time and its callback runs with the lock released. A tick
+ * the clock already passed (a callback moved it) is skipped. A reset
+ * inside a callback ends the move there: the clock is the reset's. */
+static void advance_to(sim *s, double t, int fire) {
+    sim_ticker *k;
+    while (fire && (k = ticker_next(s)) && tick_due(k, k->k) <= t) {
+        double due = tick_due(k, k->k);
+        if (due < s->vt) {
+            long long i = (long long)fmax((double)k->k + 1, ceil((s->vt - k->t0) / k->iv - 1e-9));
+            while (tick_due(k, i) < s->vt) i++;
+            k->k = i;
+            continue;
+        }
+        s->vt = due;
+        sync_pods(s, due);
+        int id = k->id;
+        long long n = k->k++;
+        pg_tick_fn fn = k->fn;
+        void *ud = k->ud;
+        uint64_t resets = s->resets;
+        tick_frame f = { s, ticking };
+        ticking = &f;
+        UNLOCK(s);
+        int done = fn(ud, n, SIM_EPOCH + due);
+        LOCK(s);
+        ticking = f.up;
+        if (done) ticker_drop(s, id);
+        if (s->resets != resets) return;
+    }
+    if (t > s->vt) s->vt = t;
+    sync_pods(s, s->vt);
+}
+
+int sim_ticker_add(sim *s, double interval_s, pg_tick_fn fn, void *ud, double *start, pg_err *e) {
+    if (!fn || !(interval_s > 0) || !isfinite(interval_s))
+        return pg_errf(e, 400, "bad_request", "ticker: interval must be > 0 and a callback given");
+    if (s->conf.speed > 0)
+        return pg_errf(e, 409, "real_clock", "the sim's clock is real (speed %g): it has no tickers",
+                       s->conf.speed);
+    int own = move_begin(s);
+    LOCK(s);
+    if (s->ntk == s->captk) {
+        size_t cap = s->captk ? s->captk * 2 : 4;
+        sim_ticker *v = realloc(s->tk, cap * sizeof *v);
+        if (!v) {
+            UNLOCK(s);
+            move_end(s, own);
+            return pg_errf(e, 500, "internal", "out of memory");
+        }
+        s->tk = v;
+        s->captk = cap;
+    }
+    int id = ++s->next_tk;
+    s->tk[s->ntk++] = (sim_ticker){ .id = id, .t0 = s->vt, .iv = interval_s, .fn = fn, .ud = ud };
+    if (start) *start = SIM_EPOCH + s->vt;
+    advance_to(s, s->vt, own);                  /* tick 0, now */
+    UNLOCK(s);
+    move_end(s, own);
+    return id;
+}
+
+int sim_ticker_remove(sim *s, int id) {
+    int own = move_begin(s);                    /* waits for a move that may be calling it */
+    LOCK(s);
+    int found = ticker_drop(s, id);
+    UNLOCK(s);
+    move_end(s, own);
+    return found;
+}
+
 int sim_reset(sim *s, uint64_t seed, int replicas, pg_err *e) {
+    int own = move_begin(s);
     LOCK(s);
     int rc = reset_locked(s, seed, replicas, e);
+    if (s->conf.speed <= 0) advance_to(s, s->vt, own);     /* the re-anchored ticks, now */
     UNLOCK(s);
+    move_end(s, own);
     return rc;
 }
 
@@ -575,10 +726,16 @@ double sim_workload_rps(sim *s, double t) {
 int sim_advance(sim *s, double sec, pg_err *e) {
     if (!(sec >= 0) || !isfinite(sec))
         return pg_errf(e, 400, "bad_request", "advance: seconds must be >= 0");
+    int own = move_begin(s);
     LOCK(s);
-    s->vt += sec;
-    sync_pods(s, now_vt(s));
+    if (s->conf.speed > 0) {
+        s->vt += sec;
+        sync_pods(s, now_vt(s));
+    } else {
+        advance_to(s, s->vt + sec, own);
+    }
     UNLOCK(s);
+    move_end(s, own);
     return 0;
 }
 
@@ -812,9 +969,10 @@ static int wait_timeout(const pg_wait *w, counts c, double waited, pg_err *e) {
     return pg_errf(e, 504, "timeout", "%d/%d %s after %.1f s", counted(w, c), w->ready, what, waited);
 }
 
-/* speed 0: jump from event to event; the lock is held except around the
- * progress callback. */
+/* speed 0: jump from event to event (ticks fire on the way); the lock is
+ * held except around the progress and tick callbacks. */
 static int wait_virtual(sim *s, const pg_wait *w, double *waited, pg_err *e) {
+    int own = move_begin(s);
     LOCK(s);
     double t0 = s->vt, deadline = t0 + w->timeout_s;
     for (;;) {
@@ -829,21 +987,22 @@ static int wait_virtual(sim *s, const pg_wait *w, double *waited, pg_err *e) {
         }
         double tn = next_event(s, s->vt);
         if (tn > deadline) {
-            s->vt = fmax(s->vt, deadline);
-            sync_pods(s, s->vt);
+            advance_to(s, deadline, own);
             c = count_pods(s, s->vt);
             double dt = s->vt - t0;
             UNLOCK(s);
+            move_end(s, own);
             if (wait_done(w, c)) {
                 *waited = dt;
                 return 0;
             }
             return wait_timeout(w, c, dt, e);
         }
-        s->vt = tn;
+        advance_to(s, tn, own);
     }
     *waited = s->vt - t0;
     UNLOCK(s);
+    move_end(s, own);
     return 0;
 }
 
@@ -1171,14 +1330,14 @@ static int loadtest_locked(sim *s, const ld_plan *p, ld_result *r, double *span,
 
 int sim_loadtest(sim *s, const ld_plan *p, ld_result *r, pg_err *e) {
     if (ld_plan_check(p, NULL, e) != 0) return -1;
+    int own = move_begin(s);
     LOCK(s);
     double span = 0, wall0 = pg_mono();
     int rc = loadtest_locked(s, p, r, &span, e);
-    if (rc == 0 && s->conf.speed <= 0) {
-        s->vt += span;
-        sync_pods(s, s->vt);
-    }
+    /* the ticks over the test's span see its requests in the metrics (offered) */
+    if (rc == 0 && s->conf.speed <= 0) advance_to(s, s->vt + span, own);
     UNLOCK(s);
+    move_end(s, own);
     if (rc != 0) return -1;
     if (s->conf.speed > 0) pg_sleep(span / s->conf.speed - (pg_mono() - wall0));
     ld_summarize(r);
@@ -1198,6 +1357,10 @@ static double op_now(pg_backend *b) { return sim_now(S(b)); }
 static int op_sleep(pg_backend *b, double sec) { return sim_sleep(S(b), sec, NULL); }
 static int op_load(pg_backend *b, const ld_plan *p, ld_result *r, pg_err *e) { return sim_loadtest(S(b), p, r, e); }
 static int op_usage(pg_backend *b, pg_usage *u, pg_err *e) { return sim_usage(S(b), u, e); }
+static int op_ticker_add(pg_backend *b, double iv, pg_tick_fn fn, void *ud, double *start, pg_err *e) {
+    return sim_ticker_add(S(b), iv, fn, ud, start, e);
+}
+static int op_ticker_remove(pg_backend *b, int id) { return sim_ticker_remove(S(b), id); }
 
 static void op_destroy(pg_backend *b) {
     if (!b) return;
@@ -1205,10 +1368,15 @@ static void op_destroy(pg_backend *b) {
     free(b);
 }
 
-static const pg_backend_ops SIM_OPS = {
-    .name = "sim", .pods = op_pods, .metrics = op_metrics, .replicas = op_replicas,
-    .scale = op_scale, .delete_pod = op_delete, .wait = op_wait, .now = op_now,
-    .sleep = op_sleep, .loadtest = op_load, .usage = op_usage, .destroy = op_destroy,
+#define SIM_OPS_COMMON                                                                     \
+    .name = "sim", .pods = op_pods, .metrics = op_metrics, .replicas = op_replicas,        \
+    .scale = op_scale, .delete_pod = op_delete, .wait = op_wait, .now = op_now,            \
+    .sleep = op_sleep, .loadtest = op_load, .usage = op_usage, .destroy = op_destroy
+
+/* speed > 0: a real clock, no tickers; speed 0: the virtual clock's tickers */
+static const pg_backend_ops SIM_OPS = { SIM_OPS_COMMON };
+static const pg_backend_ops SIM_VIRTUAL_OPS = {
+    SIM_OPS_COMMON, .ticker_add = op_ticker_add, .ticker_remove = op_ticker_remove,
 };
 
 pg_backend *sim_backend_new(const pg_config *cfg, pg_err *e) {
@@ -1220,11 +1388,11 @@ pg_backend *sim_backend_new(const pg_config *cfg, pg_err *e) {
         pg_errf(e, 500, "internal", "out of memory");
         return NULL;
     }
-    b->ops = &SIM_OPS;
+    b->ops = cfg->sim.speed > 0 ? &SIM_OPS : &SIM_VIRTUAL_OPS;
     b->impl = s;
     return b;
 }
 
 sim *sim_from_backend(pg_backend *b) {
-    return b && b->ops == &SIM_OPS ? (sim *)b->impl : NULL;
+    return b && (b->ops == &SIM_OPS || b->ops == &SIM_VIRTUAL_OPS) ? (sim *)b->impl : NULL;
 }

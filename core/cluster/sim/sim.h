@@ -8,6 +8,13 @@
  * and sleeps jump by their duration, sim_advance); with speed > 0 it
  * follows the wall clock times speed and waits really sleep.
  *
+ * On the virtual clock, tickers (sim_ticker_add, the backend's ticker_add)
+ * follow it: every path that moves the clock (waits, load tests, sleeps,
+ * sim_advance, a reset) stops at each tick due on its way, sets the clock
+ * to exactly that time and calls the ticker's callback without the lock;
+ * ticks are delivered by the thread that moves the clock, one at a time, in
+ * order. See backend.h for the contract.
+ *
  * Pods follow the Kubernetes lifecycle: Pending -> ContainerCreating ->
  * Running (Ready) after start_delay_s +- start_jitter_s (x slow_factor for a
  * slow start); new pods may be drawn to crash (CrashLoopBackOff with
@@ -49,7 +56,9 @@ void sim_free(sim *s);
 
 /* A fresh cluster: clock back to SIM_EPOCH, PRNG reseeded, `replicas`
  * pods Ready and reporting metrics at once. Injected probabilities and the
- * workload are settings and survive a reset. */
+ * workload are settings and survive a reset. Tickers survive it too,
+ * re-anchored: each one's next tick is due at SIM_EPOCH and fires at once
+ * (on the fresh cluster), the following ones every interval after it. */
 int sim_reset(sim *s, uint64_t seed, int replicas, pg_err *e);
 
 /* Probability for NEW pods: what = "crash", "image_pull" or "slow". */
@@ -88,6 +97,11 @@ int sim_sleep(sim *s, double seconds, pg_err *e);
 /* Discrete-event load test against the ready pods; appends to r (owned by
  * the caller, ld_result_free) and computes r->sum. */
 int sim_loadtest(sim *s, const ld_plan *p, ld_result *r, pg_err *e);
+
+/* speed 0 only (else 409 "real_clock"): a ticker, as the backend's
+ * ticker_add / ticker_remove (backend.h). */
+int sim_ticker_add(sim *s, double interval_s, pg_tick_fn fn, void *ud, double *start, pg_err *e);
+int sim_ticker_remove(sim *s, int id);
 
 /* The backend over a new sim (cfg->sim, cfg->deployment). */
 pg_backend *sim_backend_new(const pg_config *cfg, pg_err *e);
