@@ -13,7 +13,7 @@ local HEADER = "episode,step,time,cpu_percent,mem_percent,pods,action,next_cpu_p
 
 local seen = { env = false }     -- the policy and its fields as last checked: unchanged, no check
 local function env_policy()
-  local env = ops.policy "env"
+  local env = require "env"
   if env == seen.env and env.max_steps == seen.max_steps and env.actions == seen.actions then return env end
   if type(env) ~= "table" or math.type(env.max_steps) ~= "integer" or type(env.actions) ~= "table" then
     error({ status = 500, code = "bad_policy",

@@ -33,6 +33,13 @@ local ok, err = pcall(ops.bounds)
 check(not ok and type(err) == "table" and err.code == "bad_policy", "ops.bounds: min > max after an edit is a bad policy")
 scaling.min, scaling.step, scaling.timeout_s = 1, 2, 30
 check(bounds() == "1,8,2,30", "ops.bounds: edited step and timeout are seen")
+scaling.min = 1.5
+ok, err = pcall(ops.bounds)
+check(not ok and err.code == "bad_policy" and err.message:find("scaling.lua: min, max and step must be integers (got 1.5,", 1, true),
+      "ops.bounds: a bound that is not an integer is a bad policy naming it")
+scaling.min, scaling.timeout_s = 1, 0
+ok, err = pcall(ops.bounds)
+check(not ok and err.message:find("timeout_s must be > 0", 1, true), "ops.bounds: timeout_s 0 is a bad policy")
 scaling.max, scaling.step, scaling.timeout_s = 5, 1, 90
 check(bounds() == "1,5,1,90", "ops.bounds: back to the defaults")
 
@@ -48,6 +55,7 @@ end
 check(same, "podview.round2: the same value as floor(x * 100 + 0.5) / 100, a float")
 
 -- reward.lua: the thesis agent's formula
+local null = require("json").null
 local reward = require "reward"
 local summary = { count = 6, errors = 1, drop_pct = 100 / 6,
                   latency = { mean = 250, p50 = 200, p90 = 400, p95 = 450, p99 = 500 },
@@ -65,6 +73,23 @@ check(reward.reward({ avg_latency = 900, drop_packet_percentage = 0 }, 2)
 check(reward.reward({ avg_latency = 100, drop_packet_percentage = 20 }, 2)
       < reward.reward({ avg_latency = 100, drop_packet_percentage = 0 }, 2), "reward: drops cost")
 
+-- ops.reward checks the policy on every use: an edit that breaks it is a
+-- 500 naming reward.lua and the function
+local kpis_fn, reward_fn = reward.kpis, reward.reward
+reward.reward = nil
+ok, err = pcall(ops.reward, summary, 2)
+check(not ok and err.code == "bad_policy" and err.message:find("reward.lua: must return a table with kpis", 1, true),
+      "ops.reward: a reward policy without reward() is a bad policy")
+reward.reward = function() return 0 / 0 end
+ok, err = pcall(ops.reward, summary, 2)
+check(not ok and err.message:find("reward() returned number", 1, true), "ops.reward: a NaN reward is a bad policy")
+reward.kpis = function(x) return x.no.such end
+ok, err = pcall(ops.reward, summary, 2)
+check(not ok and err.message:find("reward.lua: kpis() failed: ", 1, true), "ops.reward: kpis() that raises names kpis()")
+reward.kpis, reward.reward = kpis_fn, reward_fn
+local _, r = ops.reward(summary, 3)
+check(near(r, expect), "ops.reward: back to the thesis formula")
+
 -- hpa.lua: ceil(current x utilisation / target), tolerance 0.1, bounds
 local hpa = require "hpa"
 check(hpa.recommend(2, 100, 50, 1, 5) == 4, "hpa: 2 pods at 100% of a 50% target -> 4")
@@ -74,13 +99,29 @@ check(hpa.recommend(4, 10, 50, 1, 5) == 1, "hpa: scale in, ceil(4 x 0.2) = 1")
 check(hpa.recommend(3, 400, 50, 1, 5) == 5, "hpa: bounded by max")
 local _, info = hpa.recommend(2, 54, 50, 1, 5)
 check(info.within_tolerance == true and near(info.ratio, 1.08), "hpa: reports ratio and tolerance")
+-- GET /hpa/recommend checks the policy on every use
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+local hpa_route = dofile(here .. "/../../scripts/hpa.lua")
+local function recommend() return pcall(hpa_route.handler, { query = {} }) end
+ok = recommend()
+check(ok, "GET /hpa/recommend answers with the default policy")
+hpa.tolerance = -1
+ok, err = recommend()
+check(not ok and err.code == "bad_policy" and err.message:find("hpa.lua: tolerance must be a number >= 0", 1, true),
+      "GET /hpa/recommend: a negative tolerance is a bad policy")
+hpa.tolerance = 0.1
+local recommend_fn = hpa.recommend
+hpa.recommend = function() return "two" end
+ok, err = recommend()
+check(not ok and err.message:find("hpa.lua: recommend() must return the pod count", 1, true),
+      "GET /hpa/recommend: a recommend() that returns a string is a bad policy")
+hpa.recommend = recommend_fn
 
 -- podview.view: the GET /pod body from a snapshot. A metric finds its pod by
 -- scanning (a few pods) or through a name index (many): both agree with a
 -- plain reference, on random snapshots of 0 to 40 pods with metrics for some
 -- of them, in another order, and one for a pod that is gone.
 local podview, json = require "podview", require "json"
-local null = json.null
 local function reference(snap)
   local r2 = podview.round2
   local by_name, metered, container, others = {}, {}, {}, {}
