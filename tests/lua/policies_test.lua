@@ -90,6 +90,20 @@ reward.kpis, reward.reward = kpis_fn, reward_fn
 local _, r = ops.reward(summary, 3)
 check(near(r, expect), "ops.reward: back to the thesis formula")
 
+-- observation.lua: the thesis agent's state, in order, from the GET /pod system block
+local observation = require "observation"
+local names, units = {}, {}
+for i, f in ipairs(observation.fields) do names[i], units[i] = f.name, f.unit end
+check(table.concat(names, ",") == "cpu_percent,mem_percent,pods" and table.concat(units, ",") == "%,%,pods",
+      "observation: cpu_percent (%), mem_percent (%), pods, in this order")
+local sys = { cpu_percent = 42.5, mem_percent = null, ready_pods = 3, online_pods = 2 }
+local values = {}
+for i, f in ipairs(observation.fields) do values[i] = f.value { system = sys, kpis = {} } end
+check(values[1] == 42.5 and values[2] == null and values[3] == 3, "observation: the values come from s.system (ready pods)")
+check(observation.fields[3].low == 0 and observation.fields[3].high == scaling.max
+      and observation.fields[1].low == 0 and observation.fields[1].high == math.huge,
+      "observation: pods within [0, scaling.max], percents from 0, unbounded above")
+
 -- hpa.lua: ceil(current x utilisation / target), tolerance 0.1, bounds
 local hpa = require "hpa"
 check(hpa.recommend(2, 100, 50, 1, 5) == 4, "hpa: 2 pods at 100% of a 50% target -> 4")
