@@ -24,6 +24,7 @@ local scaling = require "scaling"
 
 local M = {}
 
+---@type podgym.observation_field[]
 M.fields = {
   { name = "cpu_percent", unit = "%", low = 0, high = math.huge, value = function(s) return s.system.cpu_percent end },
   { name = "mem_percent", unit = "%", low = 0, high = math.huge, value = function(s) return s.system.mem_percent end },
