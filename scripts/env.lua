@@ -1,5 +1,10 @@
 -- POST /env/reset and /env/step: a gym-style environment, one request per
--- RL step. Every step is appended to the episode's CSV under data_dir.
+-- RL step. The actions and the episode length are policies/env.lua; what
+-- the agent observes is policies/observation.lua. Every step is appended
+-- to the episode's CSV under data_dir:
+--   episode, step, time, <the observation acted on>, action,
+--   <the observation after, next_...>, avg_latency, drop_packet_percentage,
+--   total_packet_count, reward, done
 local data = require "data"
 local engine = require "engine"
 local json = require "json"
@@ -8,60 +13,159 @@ local ops = require "ops"
 local podview = require "podview"
 local shared = require "shared"
 
-local HEADER = "episode,step,time,cpu_percent,mem_percent,pods,action,next_cpu_percent,next_mem_percent,"
-            .. "next_pods,avg_latency,drop_packet_percentage,total_packet_count,reward,done"
+local check, bad_policy, null = podview.check, ops.bad_policy, json.null
 
-local seen = { env = false }     -- the policy and its fields as last checked: unchanged, no check
+-- The step's KPIs that every CSV row ends with, before reward and done.
+local KPI_COLUMNS = { "avg_latency", "drop_packet_percentage", "total_packet_count" }
+
+--- policies/env.lua, checked for what a step uses: max_steps >= 1 and
+-- actions, a table.
 local function env_policy()
-  local env = ops.policy "env"
-  if env == seen.env and env.max_steps == seen.max_steps and env.actions == seen.actions then return env end
-  if type(env) ~= "table" or math.type(env.max_steps) ~= "integer" or type(env.actions) ~= "table" then
-    error({ status = 500, code = "bad_policy",
-            message = "policies/env.lua: needs max_steps (integer) and actions (table)" }, 0)
+  local env = require "env"
+  if type(env) ~= "table" then bad_policy("env.lua", "must return a table") end
+  if math.type(env.max_steps) ~= "integer" or env.max_steps < 1 then
+    bad_policy("env.lua", "max_steps must be an integer >= 1, got " .. tostring(env.max_steps))
   end
-  seen.env, seen.max_steps, seen.actions = env, env.max_steps, env.actions
+  if type(env.actions) ~= "table" then
+    bad_policy("env.lua", "actions must be a table {name = steps to scale by (an integer), ...}")
+  end
   return env
 end
 
-local null, pack, unpack = json.null, string.pack, string.unpack
+--- policies/env.lua, checked in full: also every action (name = signed
+-- scaling steps, an integer) and episodes_dir (a folder under data_dir).
+local function env_policy_full()
+  local env = env_policy()
+  if next(env.actions) == nil then bad_policy("env.lua", "actions is empty") end
+  for name, delta in pairs(env.actions) do
+    if type(name) ~= "string" or math.type(delta) ~= "integer" then
+      bad_policy("env.lua", "action " .. tostring(name) .. " = " .. tostring(delta) .. ": wants a name = an integer")
+    end
+  end
+  if env.episodes_dir ~= nil and type(env.episodes_dir) ~= "string" then
+    bad_policy("env.lua", "episodes_dir must be a string")
+  end
+  return env
+end
 
--- {cpu_percent, mem_percent, pods}: the system's utilisation (as GET /pod's
--- system block) and its ready pods, from one k8s.usage() call.
-local U = {}      -- k8s.usage's sums, refilled on every observation
-local function observe()
-  local u, err = k8s.usage(U)
-  if not u then podview.check(nil, err) end
-  local cpu, mem = podview.percents(u)
-  return { cpu_percent = cpu, mem_percent = mem, pods = u.ready }
+--- The action names, by the number of steps they scale by: "in", "stay", "out".
+local function action_names(env)
+  local names = {}
+  for name in pairs(env.actions) do names[#names + 1] = name end
+  table.sort(names, function(a, b)
+    local da, db = env.actions[a], env.actions[b]
+    if da ~= db then return da < db end
+    return a < b
+  end)
+  return names
+end
+
+-- CSV columns an observation field may not take.
+local RESERVED = { episode = true, step = true, time = true, action = true, reward = true, done = true }
+for _, c in ipairs(KPI_COLUMNS) do RESERVED[c] = true end
+
+--- What is wrong with field f of observation.lua, which has a name and a
+-- value function (names: the CSV columns of the fields before it), or nil.
+local function field_problem(f, names)
+  if not f.name:match("^[%a_][%w_]*$") then
+    return "name must be letters, digits and _"
+  end
+  if #f.name > 64 then return "name is longer than 64 characters" end
+  if names[f.name] or names["next_" .. f.name] or RESERVED[f.name] then
+    return "the name is taken (by another field or a CSV column)"
+  end
+  if type(f.unit) ~= "string" then return "unit must be a string" end
+  if type(f.low) ~= "number" or type(f.high) ~= "number" or not (f.low <= f.high) then
+    return "low and high must be numbers with low <= high (got " .. tostring(f.low) .. " and " .. tostring(f.high) .. ")"
+  end
+end
+
+--- policies/observation.lua's list of fields, checked for what a step
+-- needs before it acts: a name and a value function each.
+local function observation_policy_fields()
+  local o = require "observation"
+  local fields = type(o) == "table" and o.fields
+  if type(fields) ~= "table" or #fields == 0 then
+    bad_policy("observation.lua", "must return {fields = {{name =, unit =, low =, high =, value = function(s)}, ...}}")
+  end
+  for i, f in ipairs(fields) do
+    if type(f) ~= "table" or type(f.name) ~= "string" or type(f.value) ~= "function" then
+      bad_policy("observation.lua", "field " .. i .. (type(f) == "table" and type(f.name) == "string"
+                 and " (" .. f.name .. ")" or "") .. ": wants {name = \"...\", ..., value = function(s)}")
+    end
+  end
+  return fields
+end
+
+--- policies/observation.lua, checked in full (names, units, bounds), as
+-- reset fixes an episode's CSV columns: its fields, in order.
+local function observation_fields()
+  local fields = observation_policy_fields()
+  local names = {}
+  for i, f in ipairs(fields) do
+    local problem = field_problem(f, names)
+    if problem then
+      bad_policy("observation.lua", "field " .. i .. (type(f) == "table" and type(f.name) == "string"
+                 and " (" .. f.name .. ")" or "") .. ": " .. problem)
+    end
+    names[f.name], names["next_" .. f.name] = true, true
+  end
+  return fields
+end
+
+--- The observation {name = value} of what was measured (observation.lua's
+-- s), each value checked.
+local function observe(fields, measured)
+  local obs = {}
+  for _, f in ipairs(fields) do
+    local ok, v = pcall(f.value, measured)
+    if not ok then ops.policy_failed("observation.lua", f.name .. ".value()", v) end
+    if v == nil then v = null end
+    if v ~= null and (math.type(v) == nil or v ~= v or v == math.huge or v == -math.huge) then
+      bad_policy("observation.lua", f.name .. ".value() returned " .. type(v) .. " " .. tostring(v)
+                 .. ", not a finite number or null")
+    end
+    obs[f.name] = v
+  end
+  return obs
+end
+
+--- The CSV header of an episode that observes these fields.
+local function header(fields)
+  local names = {}
+  for i, f in ipairs(fields) do names[i] = f.name end
+  return "episode,step,time," .. table.concat(names, ",") .. ",action,next_" .. table.concat(names, ",next_")
+      .. "," .. table.concat(KPI_COLUMNS, ",") .. ",reward,done"
 end
 
 -- The episode's state, kept in the shared dict so that any worker may serve
--- the next step: episode, step, the observation returned last (the state
--- the agent acts on) and the CSV file, packed in one value. NaN is null.
--- A state remembers the value it wrote or read last, decoded: while the
--- dict still holds those bytes (this worker served the step before), the
--- value is not unpacked again.
-local STATE = "<i8i8ddi8"
-local last, last_episode, last_n, last_cpu, last_mem, last_pods, last_file
+-- the next step: episode, step, its CSV file and header, and the
+-- observation returned last (the state the agent acts on) as a name and a
+-- value (NaN: null) per field, in order.
+local STATE, FIELD = "<i8i8s2s2", "s1d"
 
-local function save_state(episode, n, obs, file)
-  local cpu, mem = obs.cpu_percent, obs.mem_percent
-  local s = pack(STATE, episode, n, cpu == null and 0 / 0 or cpu, mem == null and 0 / 0 or mem, obs.pods) .. file
-  local ok, err = shared.set("env.state", s)
-  if not ok then podview.check(nil, err) end
-  last, last_episode, last_n, last_cpu, last_mem, last_pods, last_file = s, episode, n, cpu, mem, obs.pods, file
+local function save_state(episode, step, file, head, fields, obs)
+  local parts = { string.pack(STATE, episode, step, file, head) }
+  for i, f in ipairs(fields) do
+    local v = obs[f.name]
+    parts[i + 1] = string.pack(FIELD, f.name, v == null and 0 / 0 or v)
+  end
+  check(shared.set("env.state", table.concat(parts)))
 end
 
--- episode, step, cpu_percent, mem_percent, pods, file; nil without an episode.
+--- episode, step, file, header, names, values (lists, in the fields'
+-- order); nil before the first reset.
 local function load_state()
   local s = shared.get("env.state")
   if not s then return nil end
-  if s ~= last then
-    local episode, n, cpu, mem, pods, at = unpack(STATE, s)
-    last, last_episode, last_n, last_cpu, last_mem, last_pods, last_file =
-      s, episode, n, cpu == cpu and cpu or null, mem == mem and mem or null, pods, s:sub(at)
+  local episode, step, file, head, at = string.unpack(STATE, s)
+  local names, values, n = {}, {}, 0
+  while at <= #s do
+    n = n + 1
+    names[n], values[n], at = string.unpack(FIELD, s, at)
+    if values[n] ~= values[n] then values[n] = null end
   end
-  return last_episode, last_n, last_cpu, last_mem, last_pods, last_file
+  return episode, step, file, head, names, values
 end
 
 local function body_of(req)
@@ -84,6 +188,7 @@ end
 
 local function reset(req)
   local b = body_of(req)
+  local env, fields = env_policy_full(), observation_fields()
   local cfg = engine.config()
   local min, max = ops.bounds()
   local pods = int_field(b, "pods", math.max(min, math.min(max, cfg.sim.replicas)))
@@ -95,41 +200,60 @@ local function reset(req)
   if seed < 0 then error({ status = 400, code = "bad_seed", message = "seed must be >= 0" }, 0) end
   return data.locked("env", function()
     if k8s.sim then
-      podview.check(k8s.sim.reset { seed = seed, pods = pods })
+      check(k8s.sim.reset { seed = seed, pods = pods })
     else
       ops.scale_to(pods)
     end
-    local episode = podview.check(shared.incr("env.episode", 1, 0))
-    local file = string.format("%s/episode-%d.csv", env_policy().episodes_dir or "episodes", episode)
-    local obs = observe()
-    save_state(episode, 0, obs, file)
+    local episode = check(shared.incr("env.episode", 1, 0))
+    local file = string.format("%s/episode-%d.csv", env.episodes_dir or "episodes", episode)
+    local obs = observe(fields, { system = podview.system(), kpis = {} })
+    save_state(episode, 0, file, header(fields), fields, obs)
     return { observation = obs, episode = episode, file = file, seed = seed, pods = pods }
   end)
 end
 
-local STAY = { scaled = false, reason = "stay" }
+--- Whether observation.lua still has the fields the episode began with.
+local function same_fields(names, fields)
+  if #names ~= #fields then return false end
+  for i, f in ipairs(fields) do
+    if f.name ~= names[i] then return false end
+  end
+  return true
+end
 
 -- The step itself, under the "env" lock.
-local function step_locked(env, action)
-  -- cpu, mem, pods: what the agent saw and acted on
-  local episode, n, cpu, mem, pods, file = load_state()
+local function step_locked(env, fields, action)
+  -- before: the observation the agent saw and acted on
+  local episode, n, file, head, names, before = load_state()
   if not episode then
     error({ status = 409, code = "no_episode", message = "call POST /env/reset first" }, 0)
   end
+  if not same_fields(names, fields) then
+    error({ status = 409, code = "observation_changed",
+            message = "policies/observation.lua changed since this episode began: POST /env/reset starts one "
+                   .. "with the new fields" }, 0)
+  end
   local delta = env.actions[action]
-  local scaled = delta == 0 and STAY or ops.scale_by(delta)
+  if math.type(delta) ~= "integer" then
+    bad_policy("env.lua", "action " .. action .. " = " .. tostring(delta) .. ": wants an integer")
+  end
+  local scaled = delta == 0 and { scaled = false, reason = "stay" } or ops.scale_by(delta)
   local summary = ops.loadtest()
-  local after = observe()
-  local kpis, reward = ops.reward(summary, after.pods)
+  local system = podview.system()
+  local kpis, reward = ops.reward(summary, system.ready_pods)
+  local after = observe(fields, { system = system, kpis = kpis })
   n = n + 1
   local done = n >= env.max_steps
-  local written, err = data.append(file, {
-    episode, n, k8s.now(), cpu, mem, pods, action,
-    after.cpu_percent, after.mem_percent, after.pods, kpis.avg_latency, kpis.drop_packet_percentage,
-    kpis.total_packet_count, reward, done,
-  }, HEADER)
-  if not written then podview.check(nil, err) end
-  save_state(episode, n, after, file)        -- a step that failed above changed nothing here
+  -- episode, step, time, the observation acted on, action, the observation
+  -- after, KPIs, reward, done: no value is nil (null is json.null)
+  local row = { episode, n, k8s.now(), table.unpack(before) }
+  row[#row + 1] = action
+  for _, f in ipairs(fields) do row[#row + 1] = after[f.name] end
+  for _, c in ipairs(KPI_COLUMNS) do row[#row + 1] = kpis[c] or null end
+  row[#row + 1] = reward
+  row[#row + 1] = done
+  check(data.append(file, row, head))
+  save_state(episode, n, file, head, fields, after)   -- a step that failed above changed nothing here
   return {
     observation = after, reward = reward, kpis = kpis, done = done,
     info = { episode = episode, step = n, action = action, from = scaled.from, to = scaled.to,
@@ -139,16 +263,15 @@ end
 
 local function step(req)
   local b = body_of(req)
-  local env = env_policy()
+  local env, fields = env_policy(), observation_policy_fields()
   local action = b.action
-  if action == nil or action == json.null then
-    error({ status = 400, code = "bad_action", message = "action is required: in, stay or out" }, 0)
-  end
   if type(action) ~= "string" or not env.actions[action] then
-    error({ status = 400, code = "bad_action",
-            message = "action must be one of \"in\", \"stay\", \"out\"; got " .. json.encode(action) }, 0)
+    local one_of = "\"" .. table.concat(action_names(env_policy_full()), "\", \"") .. "\""
+    local message = (action == nil or action == json.null) and "action is required: one of " .. one_of
+                    or "action must be one of " .. one_of .. "; got " .. json.encode(action)
+    error({ status = 400, code = "bad_action", message = message }, 0)
   end
-  return data.locked("env", step_locked, env, action)
+  return data.locked("env", step_locked, env, fields, action)
 end
 
 return {

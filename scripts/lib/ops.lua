@@ -1,6 +1,8 @@
 -- ops.lua: the cluster operations the routes share: bounded, serialized
 -- scaling with a wait, pruning, and the configured load test. The rules
--- themselves come from scaling.lua, pruning.lua and reward.lua.
+-- themselves come from policies/scaling.lua, pruning.lua and reward.lua,
+-- checked each time they are used: an edit that breaks one is a 500 naming
+-- the file, and the cluster is left as it was.
 local k8s = require "k8s"
 local data = require "data"
 local engine = require "engine"
@@ -9,45 +11,39 @@ local json = require "json"
 local podview = require "podview"
 
 local check = podview.check
+local config = engine.config()      -- the process's settings, fixed while it runs
 local M = {}
 
+--- Raise the 500 that names a policy file and what is wrong with it.
 local function bad_policy(file, message)
   error({ status = 500, code = "bad_policy", message = "policies/" .. file .. ": " .. message }, 0)
 end
+M.bad_policy = bad_policy
 
---- A policy module, required once per Lua state (a reload makes new states).
-local loaded = {}
-local function policy(name)
-  local m = loaded[name]
-  if m == nil then
-    m = require(name)
-    loaded[name] = m
-  end
-  return m
+--- Raise what a policy's function raised: an error that is already a
+-- route's error (a table with a status, such as a backend failure) as it
+-- is, any other as the 500 naming the file and the function.
+function M.policy_failed(file, what, err)
+  if type(err) == "table" and err.status then error(err, 0) end
+  bad_policy(file, what .. " failed: " .. tostring(err))
 end
-M.policy = policy
 
---- The scaling bounds, checked: min, max, step, timeout_s. The check is
--- skipped while the policy's four fields hold what was checked last.
-local seen = { s = false }     -- the policy table last checked and its fields (false: none yet)
+--- The scaling bounds of policies/scaling.lua, checked on every call:
+-- min, max, step, timeout_s.
 function M.bounds()
-  local s = policy "scaling"
-  if s == seen.s and s.min == seen.min and s.max == seen.max and s.step == seen.step
-     and s.timeout_s == seen.timeout_s then
-    return seen.min, seen.max, seen.step or 1, seen.timeout_s or 90
-  end
+  local s = require "scaling"
   if type(s) ~= "table" then bad_policy("scaling.lua", "must return a table") end
   local min, max, step = s.min, s.max, s.step or 1
   local timeout = s.timeout_s or 90
   if math.type(min) ~= "integer" or math.type(max) ~= "integer" or math.type(step) ~= "integer" then
-    bad_policy("scaling.lua", "min, max and step must be integers")
+    bad_policy("scaling.lua", string.format("min, max and step must be integers (got %s, %s, %s)",
+                                            tostring(min), tostring(max), tostring(step)))
   end
   if min < 0 or min > max then
     bad_policy("scaling.lua", string.format("bounds min = %d, max = %d are not a range", min, max))
   end
   if step < 1 then bad_policy("scaling.lua", "step must be at least 1") end
-  if type(timeout) ~= "number" or timeout <= 0 then bad_policy("scaling.lua", "timeout_s must be > 0") end
-  seen.s, seen.min, seen.max, seen.step, seen.timeout_s = s, min, max, s.step, s.timeout_s
+  if type(timeout) ~= "number" or not (timeout > 0) then bad_policy("scaling.lua", "timeout_s must be > 0") end
   return min, max, step, timeout
 end
 
@@ -55,23 +51,17 @@ end
 -- (within bounds; or from and a reason not to move) and wait until that many
 -- pods are ready. Serialized process-wide. Returns the seed's timing fields
 -- plus from/to/scaled/reason. A wait timeout raises a 504 carrying the state.
-local WAIT = { ready = 0, settled = false, timeout = 0 }     -- filled in per call
 local function scale_locked(target_of, arg)
   local min, max, step, timeout = M.bounds()
-  local from, err = k8s.replicas()
-  if not from then check(nil, err) end
+  local from = check(k8s.replicas())
   local to, reason = target_of(from, min, max, step, arg)
   local start = k8s.now()
   if reason then
     return { from = from, to = to, scaled = false, reason = reason,
              start_time = start, finish_time = start, time_spent_sec = 0 }
   end
-  if to ~= from then
-    local ok, serr = k8s.scale(to)
-    if not ok then check(nil, serr) end
-  end
-  WAIT.ready, WAIT.timeout = to, timeout
-  local _, werr = k8s.wait(WAIT)
+  if to ~= from then check(k8s.scale(to)) end
+  local _, werr = k8s.wait { ready = to, settled = false, timeout = timeout }
   local finish = k8s.now()
   if werr then
     werr.from, werr.to = from, to
@@ -118,7 +108,7 @@ end
 --- Prune pods in unsatisfactory states (policies/pruning.lua), set replicas
 -- to the healthy count (never below the minimum) and wait until converged.
 function M.prune()
-  local pruning = policy "pruning"
+  local pruning = require "pruning"
   if type(pruning) ~= "table" or type(pruning.unsatisfactory) ~= "function" then
     bad_policy("pruning.lua", "must return a table with unsatisfactory(pod)")
   end
@@ -150,44 +140,34 @@ function M.prune()
   end)
 end
 
-local load_cfg, backend, load_opts
 --- Run the load test the config names (load.driver) and return its summary.
 function M.loadtest()
-  if not load_cfg then
-    local cfg = engine.config()
-    load_cfg, backend = cfg.load, cfg.backend
-  end
-  local c = load_cfg
-  local driver = c.driver
-  if driver == "auto" then driver = backend == "sim" and "sim" or "native" end
+  local driver = config.load.driver
+  if driver == "auto" then driver = config.backend == "sim" and "sim" or "native" end
   local res, err
   if driver == "jmeter" then
-    res, err = jmeter.run { plan = c.plan }
+    res, err = jmeter.run { plan = config.load.plan }
   else
     -- every other setting (url or the ready pods, method, rate or threads x
     -- loops, duration, timeout, body) comes from the load section itself
-    load_opts = load_opts or { driver = driver }
-    res, err = jmeter.load(load_opts)
+    res, err = jmeter.load { driver = driver }
   end
-  if not res then check(nil, err) end
-  return res.summary
+  return check(res, err).summary
 end
 
 --- The reward policy applied to a summary: kpis, reward (checked).
--- Both policy functions under one pcall; stage names the one that failed.
-local stage
-local function run_reward(reward, summary, pods)
-  stage = "kpis"
-  local kpis = reward.kpis(summary)
-  if type(kpis) ~= "table" then error(kpis, 0) end
-  stage = "reward"
-  return kpis, reward.reward(kpis, pods)
-end
-
 function M.reward(summary, pods)
-  local reward = policy "reward"
-  local ok, kpis, r = pcall(run_reward, reward, summary, pods)
-  if not ok then bad_policy("reward.lua", stage .. "() failed: " .. tostring(kpis)) end
+  local reward = require "reward"
+  if type(reward) ~= "table" or type(reward.kpis) ~= "function" or type(reward.reward) ~= "function" then
+    bad_policy("reward.lua", "must return a table with kpis(summary) and reward(kpis, pods)")
+  end
+  local ok, kpis = pcall(reward.kpis, summary)
+  if not ok then M.policy_failed("reward.lua", "kpis()", kpis) end
+  if type(kpis) ~= "table" then
+    bad_policy("reward.lua", "kpis() returned " .. type(kpis) .. " " .. tostring(kpis) .. ", not a table")
+  end
+  local rok, r = pcall(reward.reward, kpis, pods)
+  if not rok then M.policy_failed("reward.lua", "reward()", r) end
   if math.type(r) == nil or r ~= r or r == math.huge or r == -math.huge then
     bad_policy("reward.lua", "reward() returned " .. type(r) .. " " .. tostring(r) .. ", not a finite number")
   end

@@ -4,14 +4,18 @@ pruning; bad input; the scaling bound under concurrency; policy edits."""
 import math
 import os
 import random
+import shutil
 import sys
+import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pgtest import Server, check, done, is_error, write  # noqa: E402
+from pgtest import SRC, Server, check, done, is_error, write  # noqa: E402
 
 SIM = "sim: {seed: %d, speed: 0, replicas: 2}\n"
+DEFAULT_HEADER = ("episode,step,time,cpu_percent,mem_percent,pods,action,next_cpu_percent,next_mem_percent,"
+                  "next_pods,avg_latency,drop_packet_percentage,total_packet_count,reward,done")
 THESIS = {"Content-Type": "application/json"}   # the agent posts a JSON body of ""
 # The test's own scaling policy: the bounds below are the test's, not the
 # defaults of policies/scaling.lua that a researcher edits.
@@ -176,7 +180,10 @@ try:
     path = os.path.join(s.data, r0["file"])
     with open(path) as f:
         lines = f.read().splitlines()
-    check(lines[0].startswith("episode,step,") and len(lines) == 21, "the episode CSV has a header and 20 rows")
+    check(lines[0] == DEFAULT_HEADER and len(lines) == 21, "the episode CSV has the default header and 20 rows")
+    check(sorted(r0["observation"]) == ["cpu_percent", "mem_percent", "pods"]
+          and sorted(r["observation"]) == ["cpu_percent", "mem_percent", "pods"],
+          "the default observation is the thesis agent's: cpu_percent, mem_percent, pods")
     check(all(len(l.split(",")) == len(lines[0].split(",")) for l in lines), "every CSV row is complete")
     # A row that cannot be written (the CSV's path is now a folder) fails
     # the step, and the episode stays where it was.
@@ -195,6 +202,46 @@ try:
           "hpa/recommend returns a bounded recommendation")
 finally:
     s.cleanup()
+
+# One line in observation.lua adds p99 latency to what the agent observes, and
+# the episode CSV follows: the server runs on its own copy of the policies.
+policies = tempfile.mkdtemp(prefix="podgym-policies-")
+shutil.rmtree(policies)
+shutil.copytree(os.path.join(SRC, "policies"), policies)
+obs_path = os.path.join(policies, "observation.lua")
+obs_lines = open(obs_path).read().split("\n")
+at = next(i for i, line in enumerate(obs_lines) if 'name = "pods"' in line) + 1
+obs_lines.insert(at, '  { name = "p99_latency", unit = "ms", low = 0, high = math.huge, '
+                     'value = function(s) return s.kpis.p99_latency end },')
+write(obs_path, "\n".join(obs_lines))
+s = Server(config=SIM % 6, policies=policies)
+try:
+    st, r0, _ = s.post("/env/reset", body={"pods": 2, "seed": 3})
+    check(st == 200 and list(r0["observation"]).count("p99_latency") == 1 and r0["observation"]["p99_latency"] is None,
+          "with p99_latency in observation.lua, reset observes it (null: no load test yet)")
+    steps = []
+    for act in ("out", "stay", "in"):
+        st, r, _ = s.post("/env/step", body={"action": act})
+        steps.append(r)
+    check(all(sorted(r["observation"]) == ["cpu_percent", "mem_percent", "p99_latency", "pods"] for r in steps)
+          and all(r["observation"]["p99_latency"] == r["kpis"]["p99_latency"] > 0 for r in steps),
+          "each step's observation has p99_latency, the step's own p99 latency")
+    with open(os.path.join(s.data, r0["file"])) as f:
+        rows = [line.split(",") for line in f.read().splitlines()]
+    want = DEFAULT_HEADER.replace(",pods,", ",pods,p99_latency,").replace(",next_pods,", ",next_pods,next_p99_latency,")
+    check(",".join(rows[0]) == want, "the episode CSV header has p99_latency and next_p99_latency after pods")
+    col = {name: i for i, name in enumerate(rows[0])}
+    check(len(rows) == 4 and all(len(row) == len(rows[0]) for row in rows), "every row has the extra columns")
+    check(rows[1][col["p99_latency"]] == "" and all(
+          float(rows[i + 1][col["next_p99_latency"]]) == steps[i]["observation"]["p99_latency"]
+          and float(rows[i + 1][col["next_pods"]]) == steps[i]["observation"]["pods"] for i in range(3))
+          and all(rows[i + 1][col["p99_latency"]] == rows[i][col["next_p99_latency"]] for i in range(1, 3)),
+          "the rows hold the p99 latency acted on and the one after each step")
+    st, body, _ = s.get("/pod")
+    check(st == 200, "the other routes are unaffected")
+finally:
+    s.cleanup()
+    shutil.rmtree(policies, ignore_errors=True)
 
 # 50 concurrent scale-outs never pass the maximum.
 s = server(SIM % 4)
@@ -238,6 +285,13 @@ try:
     time.sleep(0.5)
     st, body, _ = s.get("/app/stat")
     check(st == 500 and "reward.lua" in body["error"]["message"], "a reward that is a string: 500 naming reward.lua")
+    observation = os.path.join(s.policies, "observation.lua")
+    otext = open(observation).read()
+    write(observation, otext.replace('unit = "pods", low = 0', 'unit = "pods", low = 99'))
+    time.sleep(0.5)
+    st, body, _ = s.post("/env/reset", body={"pods": 2})
+    check(st == 500 and "observation.lua: field 3 (pods): low and high" in body["error"]["message"],
+          "pods bounds low > high: /env/reset is a 500 naming observation.lua and the field (%s)" % (body,))
 finally:
     s.cleanup()
 done()

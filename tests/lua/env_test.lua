@@ -52,8 +52,92 @@ check(r2.episode == r.episode + 1 and s.info.episode == r2.episode and s.info.st
       "after a reset by one worker, the other's next step is step 1 of the new episode")
 check(#csv_rows(r2.file) == 2 and #csv_rows(file) == #order + 1, "each episode has its own CSV")
 
-os.remove(engine.config().data_dir .. "/" .. file)
-os.remove(engine.config().data_dir .. "/" .. r2.file)
+-- The default observation: the thesis agent's state, and the episode CSV's
+-- columns as they have always been.
+local keys = {}
+for k in pairs(s.observation) do keys[#keys + 1] = k end
+table.sort(keys)
+check(table.concat(keys, ",") == "cpu_percent,mem_percent,pods", "the default observation is cpu_percent, mem_percent, pods")
+check(csv_rows(r2.file)[1] == "episode,step,time,cpu_percent,mem_percent,pods,action,next_cpu_percent,"
+      .. "next_mem_percent,next_pods,avg_latency,drop_packet_percentage,total_packet_count,reward,done",
+      "the default episode CSV header")
+
+-- the episode and its step, as the shared dict holds them
+local function load_episode() return shared.get("env.state") end
+
+-- policies/observation.lua, edited as a REPL would: every bad edit is a 500
+-- naming the file (and the field), and the cluster is left alone.
+local observation = require "observation"
+local default_fields = observation.fields
+-- route(body) fails with code and a message that matches pattern; the
+-- cluster is left as it was unless it acted (a value computed after the
+-- step's scaling), and the episode does not advance.
+local function fails(route, body, code, pattern, what, acted)
+  local before, episode = k8s.replicas(), load_episode()
+  local ok, err = pcall(call, A, route, body)
+  check(not ok and type(err) == "table" and err.code == code and tostring(err.message):find(pattern)
+        and (acted or k8s.replicas() == before) and load_episode() == episode,
+        what .. " (" .. (type(err) == "table" and tostring(err.message) or tostring(err)) .. ")")
+end
+local function with_field(f)
+  local fields = { table.unpack(default_fields) }
+  fields[#fields + 1] = f
+  observation.fields = fields
+end
+local function with_pods(f)       -- the third field, pods, replaced
+  observation.fields = { default_fields[1], default_fields[2], f }
+end
+local OUT = '{"action": "out"}'
+with_pods { name = "pods", unit = "pods", low = 0, high = 5 }
+fails(STEP, OUT, "bad_policy", "observation.lua: field 3 %(pods%): wants {name", "a field without value: 500 at the step")
+with_pods { name = "pods", unit = "pods", low = 0, high = 5, value = function() return "many" end }
+fails(STEP, OUT, "bad_policy", "pods.value%(%) returned string many, not a finite number or null",
+      "a value that is not a number: 500 at the step", true)
+with_pods { name = "pods", unit = "pods", low = 0, high = 5, value = function(m) return m.system.no_such.field end }
+fails(STEP, OUT, "bad_policy", "pods.value%(%) failed: .*attempt to index", "a value that raises: 500 at the step", true)
+with_field { name = "p99_latency", unit = "ms", low = 0, high = 1 / 0 }
+fails(RESET, "{}", "bad_policy", "observation.lua: field 4 %(p99_latency%): wants {name",
+      "a field without value: 500 at reset")
+with_field { name = "p99_latency", unit = "ms", low = 10, high = 0, value = function(m) return m.kpis.p99_latency end }
+fails(RESET, "{}", "bad_policy", "field 4 %(p99_latency%): low and high must be numbers with low <= high",
+      "low > high: 500 at reset")
+with_field { name = "pods", unit = "pods", low = 0, high = 5, value = function() return 1 end }
+fails(RESET, "{}", "bad_policy", "field 4 %(pods%): the name is taken", "a name used twice: 500 at reset")
+with_field { name = "next_pods", unit = "pods", low = 0, high = 5, value = function() return 1 end }
+fails(RESET, "{}", "bad_policy", "the name is taken", "a name that is another's CSV column: 500 at reset")
+with_field { name = "p99 latency", unit = "ms", low = 0, high = 1, value = function() return 1 end }
+fails(RESET, "{}", "bad_policy", "name must be letters, digits and _", "a name that is not a CSV column name: 500")
+observation.fields = {}
+fails(STEP, OUT, "bad_policy", "observation.lua: must return {fields", "no fields: 500")
+observation.fields = default_fields
+
+-- A field added while an episode runs: that episode's steps are a 409
+-- until a reset starts one with the new field, in its own CSV columns.
+local r3 = call(A, RESET, '{"pods": 2, "seed": 3}')
+with_field { name = "p99_latency", unit = "ms", low = 0, high = 1 / 0, value = function(m) return m.kpis.p99_latency end }
+fails(STEP, OUT, "observation_changed", "observation.lua changed", "an edited observation mid-episode: 409")
+local r4 = call(B, RESET, '{"pods": 2, "seed": 3}')
+local s4 = call(A, STEP, OUT)
+check(r4.observation.p99_latency == json.null and type(s4.observation.p99_latency) == "number"
+      and s4.observation.p99_latency == s4.kpis.p99_latency,
+      "after a reset the observation has the new field: null at reset, the step's p99 after it")
+local rows4 = csv_rows(r4.file)
+check(rows4[1]:find(",pods,p99_latency,action,", 1, true) and rows4[1]:find(",next_pods,next_p99_latency,avg_latency,", 1, true)
+      and select(2, rows4[2]:gsub(",", "")) == select(2, rows4[1]:gsub(",", "")),
+      "the new episode's CSV has the p99_latency columns, and its rows as many fields")
+observation.fields = default_fields
+local r5 = call(A, RESET, '{"pods": 2, "seed": 3}')
+
+-- policies/env.lua, edited: a clear 500 too
+local envp = require "env"
+envp.max_steps = "many"
+fails(STEP, OUT, "bad_policy", "env.lua: max_steps must be an integer", "max_steps that is not an integer: 500")
+envp.max_steps = 200
+envp.actions.out = 1.5
+fails(STEP, OUT, "bad_policy", "env.lua: action out = 1.5", "an action that is not an integer: 500")
+envp.actions.out = 1
+
+for _, f in ipairs { file, r2.file, r3.file, r4.file, r5.file } do os.remove(engine.config().data_dir .. "/" .. f) end
 os.remove(engine.config().data_dir .. "/" .. dir)
 print(string.format("%d passed, %d failed", count - failures, failures))
 if failures > 0 then error(failures .. " checks failed") end

@@ -69,6 +69,15 @@ local ok, err = pcall(ops.bounds)
 check(not ok and type(err) == "table" and err.code == "bad_policy", "ops.bounds: min > max after an edit is a bad policy")
 scaling.min, scaling.step, scaling.timeout_s = 2, 2, 30
 check(bounds() == "2,8,2,30", "ops.bounds: edited step and timeout are seen")
+scaling.min = 1.5
+ok, err = pcall(ops.bounds)
+check(not ok and err.code == "bad_policy" and err.message:find("scaling.lua: min, max and step must be integers (got 1.5,", 1, true),
+      "ops.bounds: a bound that is not an integer is a bad policy naming it")
+scaling.min, scaling.timeout_s = 2, 0
+ok, err = pcall(ops.bounds)
+check(not ok and err.message:find("timeout_s must be > 0", 1, true), "ops.bounds: timeout_s 0 is a bad policy")
+scaling.max, scaling.step, scaling.timeout_s = 3, 1, 7
+check(bounds() == "2,3,1,7", "ops.bounds: back to the table's own values")
 
 -- podview.round2 rounds half up to 2 decimals, as floor(x * 100 + 0.5) / 100
 local round2 = require("podview").round2
@@ -82,6 +91,7 @@ end
 check(same, "podview.round2: the same value as floor(x * 100 + 0.5) / 100, a float")
 
 -- reward.lua: the thesis agent's formula
+local null = require("json").null
 local reward = require "reward"
 local summary = { count = 6, errors = 1, drop_pct = 100 / 6,
                   latency = { mean = 250, p50 = 200, p90 = 400, p95 = 450, p99 = 500 },
@@ -99,6 +109,37 @@ check(reward.reward({ avg_latency = 900, drop_packet_percentage = 0 }, 2)
 check(reward.reward({ avg_latency = 100, drop_packet_percentage = 20 }, 2)
       < reward.reward({ avg_latency = 100, drop_packet_percentage = 0 }, 2), "reward: drops cost")
 
+-- ops.reward checks the policy on every use: an edit that breaks it is a
+-- 500 naming reward.lua and the function
+local kpis_fn, reward_fn = reward.kpis, reward.reward
+reward.reward = nil
+ok, err = pcall(ops.reward, summary, 2)
+check(not ok and err.code == "bad_policy" and err.message:find("reward.lua: must return a table with kpis", 1, true),
+      "ops.reward: a reward policy without reward() is a bad policy")
+reward.reward = function() return 0 / 0 end
+ok, err = pcall(ops.reward, summary, 2)
+check(not ok and err.message:find("reward() returned number", 1, true), "ops.reward: a NaN reward is a bad policy")
+reward.kpis = function(x) return x.no.such end
+ok, err = pcall(ops.reward, summary, 2)
+check(not ok and err.message:find("reward.lua: kpis() failed: ", 1, true), "ops.reward: kpis() that raises names kpis()")
+reward.kpis, reward.reward = kpis_fn, reward_fn
+local _, r = ops.reward(summary, 3)
+check(near(r, expect), "ops.reward: back to the thesis formula")
+
+-- observation.lua: the thesis agent's state, in order, from the GET /pod system block
+local observation = require "observation"
+local names, units = {}, {}
+for i, f in ipairs(observation.fields) do names[i], units[i] = f.name, f.unit end
+check(table.concat(names, ",") == "cpu_percent,mem_percent,pods" and table.concat(units, ",") == "%,%,pods",
+      "observation: cpu_percent (%), mem_percent (%), pods, in this order")
+local sys = { cpu_percent = 42.5, mem_percent = null, ready_pods = 3, online_pods = 2 }
+local values = {}
+for i, f in ipairs(observation.fields) do values[i] = f.value { system = sys, kpis = {} } end
+check(values[1] == 42.5 and values[2] == null and values[3] == 3, "observation: the values come from s.system (ready pods)")
+check(observation.fields[3].low == 0 and observation.fields[3].high == scaling.max
+      and observation.fields[1].low == 0 and observation.fields[1].high == math.huge,
+      "observation: pods within [0, scaling.max], percents from 0, unbounded above")
+
 -- hpa.lua: ceil(current x utilisation / target), tolerance 0.1, bounds
 local hpa = require "hpa"
 check(hpa.recommend(2, 100, 50, 1, 5) == 4, "hpa: 2 pods at 100% of a 50% target -> 4")
@@ -108,13 +149,29 @@ check(hpa.recommend(4, 10, 50, 1, 5) == 1, "hpa: scale in, ceil(4 x 0.2) = 1")
 check(hpa.recommend(3, 400, 50, 1, 5) == 5, "hpa: bounded by max")
 local _, info = hpa.recommend(2, 54, 50, 1, 5)
 check(info.within_tolerance == true and near(info.ratio, 1.08), "hpa: reports ratio and tolerance")
+-- GET /hpa/recommend checks the policy on every use
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+local hpa_route = dofile(here .. "/../../scripts/hpa.lua")
+local function recommend() return pcall(hpa_route.handler, { query = {} }) end
+ok = recommend()
+check(ok, "GET /hpa/recommend answers with the default policy")
+hpa.tolerance = -1
+ok, err = recommend()
+check(not ok and err.code == "bad_policy" and err.message:find("hpa.lua: tolerance must be a number >= 0", 1, true),
+      "GET /hpa/recommend: a negative tolerance is a bad policy")
+hpa.tolerance = 0.1
+local recommend_fn = hpa.recommend
+hpa.recommend = function() return "two" end
+ok, err = recommend()
+check(not ok and err.message:find("hpa.lua: recommend() must return the pod count", 1, true),
+      "GET /hpa/recommend: a recommend() that returns a string is a bad policy")
+hpa.recommend = recommend_fn
 
 -- podview.view: the GET /pod body from a snapshot. A metric finds its pod by
 -- scanning (a few pods) or through a name index (many): both agree with a
 -- plain reference, on random snapshots of 0 to 40 pods with metrics for some
 -- of them, in another order, and one for a pod that is gone.
 local podview, json = require "podview", require "json"
-local null = json.null
 local function reference(snap)
   local r2 = podview.round2
   local by_name, metered, container, others = {}, {}, {}, {}
