@@ -292,7 +292,7 @@ static void job_end(smp_job *j, int failed, int stopped, double end) {
         set_error(j, &e);
     }
     if (fsync(j->fd) != 0 && !failed) {
-        pg_errf(&e, 500, "io_error", "fsync %s: %s", j->path, strerror(errno));
+        pg_errf(&e, 500, "io", "fsync %s: %s", j->path, strerror(errno));
         set_error(j, &e);
         failed = 1;
     }
@@ -567,7 +567,7 @@ int smp_resolve_path(const char *data_dir, const char *file, char *out, size_t n
     if (check_name(file, e)) return -1;
     char dabs[PATH_MAX], dreal[PATH_MAX], fabs_[PATH_MAX], rel[PATH_MAX];
     if (normalize(data_dir && *data_dir ? data_dir : "./data", dabs, sizeof dabs))
-        return pg_errf(e, 500, "io_error", "bad data directory '%s'", data_dir);
+        return pg_errf(e, 500, "io", "bad data directory '%s'", data_dir);
 
     if (file[0] == '/') {
         if (normalize(file, fabs_, sizeof fabs_))
@@ -582,15 +582,15 @@ int smp_resolve_path(const char *data_dir, const char *file, char *out, size_t n
     }
 
     if (mkdir_p(dabs) != 0)
-        return pg_errf(e, 500, "io_error", "cannot create data directory %s: %s", dabs,
+        return pg_errf(e, 500, "io", "cannot create data directory %s: %s", dabs,
                        strerror(errno));
     if (!realpath(dabs, dreal))
-        return pg_errf(e, 500, "io_error", "data directory %s: %s", dabs, strerror(errno));
+        return pg_errf(e, 500, "io", "data directory %s: %s", dabs, strerror(errno));
 
     /* Walk the parent directories below dreal without following symlinks,
      * creating them on demand. */
     int dfd = open(dreal, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return pg_errf(e, 500, "io_error", "data directory %s: %s", dreal, strerror(errno));
+    if (dfd < 0) return pg_errf(e, 500, "io", "data directory %s: %s", dreal, strerror(errno));
     char walked[PATH_MAX];
     snprintf(walked, sizeof walked, "%s", dreal);
     const char *p = rel, *base = NULL;
@@ -735,7 +735,7 @@ static int open_out(smp_job *j, int *created, pg_err *e) {
         int err = errno;
         if (err == EISDIR || err == ELOOP || err == ENOTDIR || err == ENXIO || err == EEXIST)
             return pg_errf(e, 400, "bad_file", "%s: not a regular file", j->path);
-        return pg_errf(e, 500, "io_error", "open %s: %s", j->path, strerror(err));
+        return pg_errf(e, 500, "io", "open %s: %s", j->path, strerror(err));
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -851,7 +851,7 @@ int smp_start(smp_manager *m, const smp_spec *spec, smp_status *out, pg_err *e) 
     int perr = pthread_create(&j->thread, NULL, job_main, j);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (perr != 0) {
-        pg_errf(e, 500, "thread", "cannot start a sampler thread: %s", strerror(perr));
+        pg_errf(e, 500, "internal", "cannot start a sampler thread: %s", strerror(perr));
         goto fail;
     }
     m->next_id++;

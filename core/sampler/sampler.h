@@ -130,7 +130,7 @@ void smp_manager_free(smp_manager *m);
 /* Start a job. Returns the job id (> 0) with *out (may be NULL) filled, or
  * -1 with e filled: 400 bad_interval / bad_duration / bad_format / bad_file /
  * bad_probe, 409 file_busy (another running job writes that file), 429
- * too_many_jobs, 500 io_error. Nothing is created on disk unless the
+ * too_many_jobs, 500 io. Nothing is created on disk unless the
  * arguments are valid. Takes ownership of spec->ud in every case. */
 int smp_start(smp_manager *m, const smp_spec *spec, smp_status *out, pg_err *e);
 

@@ -361,7 +361,7 @@ static int add_pod(sim *s, double t, int healthy, pg_err *e) {
     if (s->npods == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
         sim_pod *v = realloc(s->pods, cap * sizeof *v);
-        if (!v) return pg_errf(e, 500, "internal", "out of memory");
+        if (!v) return pg_errf(e, 500, "no_memory", "out of memory");
         s->pods = v;
         s->cap = cap;
     }
@@ -482,7 +482,7 @@ sim *sim_new(const pg_sim_conf *conf, const char *deployment, pg_err *e) {
     if (!deployment || !*deployment) deployment = "app";
     sim *s = calloc(1, sizeof *s);
     if (!s) {
-        pg_errf(e, 500, "internal", "out of memory");
+        pg_errf(e, 500, "no_memory", "out of memory");
         return NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
@@ -624,7 +624,7 @@ int sim_ticker_add(sim *s, double interval_s, pg_tick_fn fn, void *ud, double *s
         if (!v) {
             UNLOCK(s);
             move_end(s, own);
-            return pg_errf(e, 500, "internal", "out of memory");
+            return pg_errf(e, 500, "no_memory", "out of memory");
         }
         s->tk = v;
         s->captk = cap;
@@ -766,7 +766,7 @@ int sim_pods(sim *s, pg_pod **out, size_t *n, pg_err *e) {
     pg_pod *v = calloc(s->npods ? s->npods : 1, sizeof *v);
     if (!v) {
         UNLOCK(s);
-        return pg_errf(e, 500, "internal", "out of memory");
+        return pg_errf(e, 500, "no_memory", "out of memory");
     }
     for (size_t i = 0; i < s->npods; i++) {
         sim_pod *p = &s->pods[i];
@@ -835,7 +835,7 @@ int sim_metrics(sim *s, pg_metric **out, size_t *n, pg_err *e) {
     pg_metric *v = calloc(s->npods ? s->npods : 1, sizeof *v);
     if (!v) {
         UNLOCK(s);
-        return pg_errf(e, 500, "internal", "out of memory");
+        return pg_errf(e, 500, "no_memory", "out of memory");
     }
     size_t m = 0;
     for (size_t i = 0; i < s->npods; i++) {
@@ -1207,11 +1207,11 @@ static int lt_open(lt_run *L, pg_err *e) {
     if (nreq > SIM_MAX_SAMPLES)
         return pg_errf(e, 422, "too_large", "load test of %.0f requests above the simulator's limit of %d",
                        nreq, SIM_MAX_SAMPLES);
-    if (lt_reserve(L->r, (size_t)nreq) != 0) return pg_errf(e, 500, "internal", "out of memory");
+    if (lt_reserve(L->r, (size_t)nreq) != 0) return pg_errf(e, 500, "no_memory", "out of memory");
     int threads = p->threads > 0 ? p->threads : 1;
     for (size_t i = 0; i < (size_t)nreq; i++)
         if (lt_request(L, (double)i / p->rate, (int)(i % (size_t)threads) + 1) < 0)
-            return pg_errf(e, 500, "internal", "out of memory");
+            return pg_errf(e, 500, "no_memory", "out of memory");
     L->last_end = fmax(L->last_end, p->duration_s);
     return 0;
 }
@@ -1240,7 +1240,7 @@ static int lt_closed(lt_run *L, pg_err *e) {
     size_t n = (size_t)p->threads;
     if (s->nlt_heap < n) {
         struct lt_thr *h = realloc(s->lt_heap, n * sizeof *h);
-        if (!h) return pg_errf(e, 500, "internal", "out of memory");
+        if (!h) return pg_errf(e, 500, "no_memory", "out of memory");
         s->lt_heap = h;
         s->nlt_heap = n;
     }
@@ -1261,7 +1261,7 @@ static int lt_closed(lt_run *L, pg_err *e) {
             return pg_errf(e, 422, "too_large", "load test above the simulator's limit of %d requests",
                            SIM_MAX_SAMPLES);
         double el = lt_request(L, top->t, top->id);
-        if (el < 0) return pg_errf(e, 500, "internal", "out of memory");
+        if (el < 0) return pg_errf(e, 500, "no_memory", "out of memory");
         top->t += el + think;
         if (top->left > 0) top->left--;
         heap_down(h, n, 0);
@@ -1300,7 +1300,7 @@ static int loadtest_locked(sim *s, const ld_plan *p, ld_result *r, double *span,
     L.timeout_s = p->timeout_s > 0 ? p->timeout_s : c->timeout_s;
     L.label = ld_result_intern(r, p->label && *p->label ? p->label : "sim");
     L.url = ld_result_intern(r, s->lt_url);
-    if (lt_scratch(s, L.npod, L.c) != 0) return pg_errf(e, 500, "internal", "out of memory");
+    if (lt_scratch(s, L.npod, L.c) != 0) return pg_errf(e, 500, "no_memory", "out of memory");
 
     /* Offered load per pod over capacity slows every request down. */
     double est = p->rate > 0 ? p->duration_s : fmax(p->duration_s, 1);
@@ -1385,7 +1385,7 @@ pg_backend *sim_backend_new(const pg_config *cfg, pg_err *e) {
     pg_backend *b = malloc(sizeof *b);
     if (!b) {
         sim_free(s);
-        pg_errf(e, 500, "internal", "out of memory");
+        pg_errf(e, 500, "no_memory", "out of memory");
         return NULL;
     }
     b->ops = cfg->sim.speed > 0 ? &SIM_OPS : &SIM_VIRTUAL_OPS;
