@@ -177,11 +177,11 @@ local function body_of(req)
   return b
 end
 
-local function int_field(b, key, default)
+local function int_field(b, key, default, code)
   local v = b[key]
   if v == nil or v == json.null then return default end
   if math.type(v) ~= "integer" and not (type(v) == "number" and v == math.floor(v) and math.abs(v) < 2^53) then
-    error({ status = 400, code = "bad_" .. key, message = key .. " must be an integer" }, 0)
+    error({ status = 400, code = code, message = key .. " must be an integer" }, 0)
   end
   return math.tointeger(v)
 end
@@ -191,8 +191,8 @@ local function reset(req)
   local env, fields = env_policy_full(), observation_fields()
   local cfg = engine.config()
   local min, max = ops.bounds()
-  local pods = int_field(b, "pods", math.max(min, math.min(max, cfg.sim.replicas)))
-  local seed = int_field(b, "seed", cfg.sim.seed)
+  local pods = int_field(b, "pods", math.max(min, math.min(max, cfg.sim.replicas)), "bad_pod_count")
+  local seed = int_field(b, "seed", cfg.sim.seed, "bad_seed")
   if pods < min or pods > max then
     error({ status = 422, code = "out_of_bounds",
             message = string.format("pods %d is outside [%d, %d]", pods, min, max), min = min, max = max }, 0)

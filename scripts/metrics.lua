@@ -10,16 +10,16 @@ local function fail(status, code, message)
 end
 
 local function raise(err)
-  fail(err.status or 500, err.code or "sampler", err.message or "sampler failed")
+  fail(err.status or 500, err.code or "internal", err.message or "sampler failed")
 end
 
 -- A number of seconds from the query (a string) or the body (a number).
-local function seconds(name, v)
+local function seconds(name, v, code)
   if v == nil then return nil end
   local n = v
   if type(v) == "string" then n = tonumber(v) end
   if type(n) ~= "number" or n ~= n or n == math.huge or n == -math.huge then
-    fail(400, "bad_" .. name, name .. " must be a finite number of seconds, got " ..
+    fail(400, code, name .. " must be a finite number of seconds, got " ..
          (type(v) == "string" and string.format("%q", v) or type(v)))
   end
   return n
@@ -37,14 +37,16 @@ local function options(req)
     if q[k] ~= nil then return q[k] end
     return body[k]
   end
-  local file, format = pick("file"), pick("format")
+  local file, format, mode = pick("file"), pick("format"), pick("mode")
   if file ~= nil and type(file) ~= "string" then fail(400, "bad_file", "file must be a string") end
+  if mode ~= nil and mode ~= "new" and mode ~= "append" then fail(400, "bad_mode", "mode must be new or append") end
   if format ~= nil and type(format) ~= "string" then fail(400, "bad_format", "format must be csv or jsonl") end
   return {
-    interval = seconds("interval", pick("interval")),
-    duration = seconds("duration", pick("duration")),
+    interval = seconds("interval", pick("interval"), "bad_interval"),
+    duration = seconds("duration", pick("duration"), "bad_duration"),
     file = file,
     format = format,
+    mode = mode,
   }
 end
 
@@ -75,12 +77,14 @@ return {
       duration = { description = "seconds to sample (default 1500 = 25 min, at most 7 days)", schema = seconds_schema },
       file = { description = "file name inside the data directory (default metrics.csv)" },
       format = { description = "csv (default) or jsonl" },
+      mode = { description = "new (default: a file that exists is 409) or append" },
     },
     body = { type = "object", properties = { interval = seconds_schema, duration = seconds_schema,
-                                             file = { type = "string" }, format = { type = "string" } } },
+                                             file = { type = "string" }, format = { type = "string" },
+                                             mode = { type = "string", enum = { "new", "append" } } } },
     responses = { ["202"] = { description = "{job, file, format, interval_s, duration_s}" },
                   ["400"] = { description = "bad interval, duration, file or format" },
-                  ["409"] = { description = "another running job writes that file" },
+                  ["409"] = { description = "the file exists (mode=append adds to it), or another running job writes it" },
                   ["429"] = { description = "too many sampling jobs running" } },
     handler = function(req)
       local started, err = sampler.start(options(req))

@@ -262,6 +262,9 @@ static int read_spec(lua_State *L, pg_engine *eng, smp_spec *s, pg_err *e) {
                  (n > 7 && !strcmp(s->file + n - 7, ".ndjson"));
         fmt = jl ? "jsonl" : c->format[0] ? c->format : "csv";
     }
+    const char *mode = lb_optstrfield(L, 1, "mode", "new");
+    if (!strcmp(mode, "append")) s->append = 1;
+    else if (strcmp(mode, "new")) return pg_errf(e, 400, "bad_mode", "mode must be new or append, got '%.40s'", mode);
     if (!strcmp(fmt, "csv")) s->format = SMP_CSV;
     else if (!strcmp(fmt, "jsonl")) s->format = SMP_JSONL;
     else return pg_errf(e, 400, "bad_format", "format must be csv or jsonl, got '%.40s'", fmt);
@@ -277,7 +280,7 @@ static int lb_sampler_start(lua_State *L) {
     if (!eng) return luaL_error(L, "sampler: no engine in this state");
     pg_err e;
     smp_manager *m = lb_sampler_manager(eng);
-    if (!m) return lb_fail(L, &(pg_err){ "sampler", "the sampler could not be created", 500 });
+    if (!m) return lb_fail(L, &(pg_err){ "internal", "the sampler could not be created", 500 });
     smp_spec s = { 0 };
     if (read_spec(L, eng, &s, &e)) return lb_fail(L, &e);
     lua_probe *p = probe_new(eng, lb_optstrfield(L, 1, "probe", "probe.sample"), &e);

@@ -807,6 +807,10 @@ int smp_start(smp_manager *m, const smp_spec *spec, smp_status *out, pg_err *e) 
             goto fail;
         }
     if (open_out(j, &created, e)) goto fail;
+    if (j->size > 0 && !spec->append) {   /* an earlier run's file: never mixed with this one's rows */
+        pg_errf(e, 409, "exists", "%s exists (%lld bytes); mode=append adds to it", j->path, j->size);
+        goto fail;
+    }
 
     if (j->size > 0) {          /* appending: never glue a row onto a partial line */
         char c = '\n';

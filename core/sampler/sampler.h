@@ -71,6 +71,7 @@ typedef struct smp_spec {
     double duration_s;          /* > 0 and <= SMP_DURATION_MAX */
     const char *file;           /* relative to data_dir, or absolute inside it */
     smp_format format;
+    int append;                 /* a file that is not empty is appended to; else 409 "exists" */
     smp_probe_fn probe;
     void *ud;                   /* owned by the job once smp_start is called */
     void (*ud_free)(void *ud);  /* may be NULL; called on the job's thread when it ends,
@@ -129,7 +130,8 @@ void smp_manager_free(smp_manager *m);
 
 /* Start a job. Returns the job id (> 0) with *out (may be NULL) filled, or
  * -1 with e filled: 400 bad_interval / bad_duration / bad_format / bad_file /
- * bad_probe, 409 file_busy (another running job writes that file), 429
+ * bad_probe, 409 file_busy (another running job writes that file), 409
+ * exists (the file holds rows of an earlier run and spec->append is 0), 429
  * too_many_jobs, 500 io. Nothing is created on disk unless the
  * arguments are valid. Takes ownership of spec->ud in every case. */
 int smp_start(smp_manager *m, const smp_spec *spec, smp_status *out, pg_err *e);

@@ -102,6 +102,22 @@ def run_basic(srv):
         check(isinstance(st.get(k), (int, float)), "status reports %s" % k)
     check(st.get("last", {}).get("timestamp") == rows[-1][0], "status.last is the file's last row")
 
+    # A second run never appends to the first run's file: 409 exists, the file as it was; mode=append adds.
+    with open(path, "rb") as f:
+        first = f.read()
+    status, body, _ = srv.post("/metrics?interval=0.2&duration=1")
+    check(status == 409 and is_error(body, "exists") and "mode=append" in body["error"]["message"],
+          "POST /metrics onto an existing file -> 409 exists, naming mode=append (got %s %s)" % (status, body))
+    with open(path, "rb") as f:
+        check(f.read() == first, "the refused request left the file as it was")
+    status, body, _ = srv.post("/metrics?interval=0.2&duration=1&mode=append")
+    check(status == 202, "mode=append appends (got %s %s)" % (status, body))
+    if status == 202:
+        wait_job(srv, body["job"])
+        headers, rows2, complete = read_csv(path)
+        check(headers == [HEADER] and len(rows2) > len(rows) and complete,
+              "appended rows follow the first run's, one header (%d -> %d rows)" % (len(rows), len(rows2)))
+
     # JSON Lines on request
     status, body, _ = srv.post("/metrics", body={"interval": 0.1, "duration": 0.5, "file": "runs/a.jsonl"})
     check(status == 202 and body.get("format") == "jsonl", "JSON body options; .jsonl -> JSON Lines")
@@ -179,7 +195,7 @@ def run_bad_inputs(srv, outside):
         ("file=" + q("../../etc/passwd"), "bad_file"), ("file=" + q("/etc/passwd"), "bad_file"),
         ("file=" + q(outside), "bad_file"), ("file=a%01b.csv", "bad_file"), ("file=new%0Aline.csv", "bad_file"),
         ("file=", "bad_file"), ("file=sub/", "bad_file"), ("file=.", "bad_file"),
-        ("file=" + q("x/../../y.csv"), "bad_file"), ("format=xml", "bad_format"),
+        ("file=" + q("x/../../y.csv"), "bad_file"), ("format=xml", "bad_format"), ("mode=overwrite", "bad_mode"),
     ]
     for query, code in bad:
         status, body, _ = srv.post("/metrics?" + query)

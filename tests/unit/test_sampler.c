@@ -440,6 +440,17 @@ static void test_append_and_null_values(void **state) {
     smp_spec s = spec_of(&u, 0.05, 0.1, "append.csv");
     smp_status st;
     pg_err e;
+    /* without append, an earlier run's file is refused and left as it was */
+    assert_int_equal(smp_start(m, &s, NULL, &e), -1);
+    assert_int_equal(e.status, 409);
+    assert_string_equal(e.code, "exists");
+    char *before = slurp(p);
+    assert_non_null(strstr(before, "0.200Z,1,2"));
+    assert_null(strstr(before, "0.200Z,1,2\n"));       /* not even the partial line was touched */
+    free(before);
+    probe_ud ua = { .no_metrics = 1 };
+    s = spec_of(&ua, 0.05, 0.1, "append.csv");
+    s.append = 1;
     int job = smp_start(m, &s, NULL, &e);
     assert_true(job > 0);
     wait_done(m, job, &st);
