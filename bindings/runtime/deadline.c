@@ -33,13 +33,16 @@ static __thread pid_t my_tid;
 static __thread clockid_t my_cpu;
 static __thread int my_known;
 
-/* On the thread whose call is past its deadline. */
+/* On the thread whose call is past its deadline: that call may be an outer
+ * one, with another state's call running inside it; the outer one stops as
+ * soon as control comes back to it. */
 static void on_signal(int sig) {
     (void)sig;
-    rt_state *s = running;
-    if (!s || !atomic_load(&s->armed) || atomic_load(&s->fire) != atomic_load(&s->call)) return;
-    atomic_store(&s->timed_out, 1);
-    dl_hook_running(s);
+    for (rt_state *s = running; s; s = s->outer) {
+        if (!atomic_load(&s->armed) || atomic_load(&s->fire) != atomic_load(&s->call)) continue;
+        atomic_store(&s->timed_out, 1);
+        dl_hook_running(s);
+    }
 }
 
 static void hook(lua_State *L) { lua_sethook(L, rt_deadline_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1); }
@@ -167,6 +170,7 @@ int dl_arm(rt_state *s, int ms, rt_state **prev) {
     s->tid = my_tid;
     s->cpu = my_cpu;
     atomic_store(&s->timed_out, 0);
+    s->outer = running;
     running = s;
     atomic_fetch_add(&s->call, 1);
     atomic_store(&s->armed, 1);

@@ -59,6 +59,8 @@ struct rt_state {
     pid_t tid;                  /* the thread running the call, and its CPU clock */
     clockid_t cpu;
     int registered;
+    struct rt_state *outer;     /* the armed call this one runs inside, on the same thread (a
+                                 * sampler probe run by a request that moved the sim's clock) */
     unsigned long wd_call;      /* watchdog only: the call it saw last, and that thread's CPU time then */
     struct timespec wd_cpu0;
     size_t gc_base;             /* heap bytes after its last collection (rt_collect) */

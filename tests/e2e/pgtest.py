@@ -1,5 +1,6 @@
 """Helpers for the end-to-end tests: start the real podgym binary on a free
 loopback port, talk HTTP to it, and clean up. Standard library only."""
+import atexit
 import http.client
 import json
 import os
@@ -16,6 +17,16 @@ BIN = os.environ.get("PODGYM_BIN") or os.path.join(os.getcwd(), "build", "podgym
 SRC = os.environ.get("PODGYM_SRC") or os.getcwd()
 
 failures = []
+_servers = []      # every Server started; stopped at exit, so a test that fails part-way leaves none behind
+
+
+@atexit.register
+def _stop_servers():
+    for srv in _servers:
+        try:
+            srv.stop()
+        except Exception:       # already stopped, or its log closed
+            pass
 
 # What AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer and ThreadSanitizer print on a bug.
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanitizer")
@@ -73,6 +84,7 @@ class Server:
         cmd = [BIN, "serve", "-c", self.config, "--listen", "127.0.0.1:0"] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir,
                                      env=dict(os.environ, **(env or {})))
+        _servers.append(self)
         self.port = None
         self.checked_log = False
         deadline = time.time() + 10
@@ -118,6 +130,8 @@ class Server:
         self.proc.send_signal(sig)
 
     def stop(self):
+        if self.log.closed and self.proc.poll() is not None:
+            return self.proc.returncode
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
