@@ -25,16 +25,15 @@ struct http_req {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;
-    char *body;
-    size_t len, cap;
+    pg_buf body;                /* the request body as it arrives */
     int too_large;
 };
 
 const char *http_method(const http_req *r) { return r->method; }
 const char *http_path(const http_req *r) { return r->path; }
 const char *http_body(const http_req *r, size_t *len) {
-    if (len) *len = r->len;
-    return r->body ? r->body : "";
+    if (len) *len = r->body.n;
+    return r->body.p ? r->body.p : "";
 }
 const char *http_header_get(const http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -159,21 +158,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (req->too_large || req->len + n > (size_t)s->o.body_bytes) {
+        if (req->too_large || req->body.n + n > (size_t)s->o.body_bytes) {
             req->too_large = 1;
             return MHD_YES;     /* drain and answer 413 at the end */
         }
-        if (req->len + n + 1 > req->cap) {
-            size_t cap = req->cap ? req->cap : 1024;
-            while (cap < req->len + n + 1) cap *= 2;
-            char *b = realloc(req->body, cap);
-            if (!b) return MHD_NO;
-            req->body = b;
-            req->cap = cap;
-        }
-        memcpy(req->body + req->len, upload_data, n);
-        req->len += n;
-        req->body[req->len] = '\0';
+        pg_buf_add(&req->body, upload_data, n);
+        if (req->body.oom) return MHD_NO;
         return MHD_YES;
     }
     req->method = method;
@@ -203,7 +193,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_server *s = cls;
     http_req *req = *con_cls;
     if (!req) return;
-    free(req->body);
+    pg_buf_free(&req->body);
     free(req);
     *con_cls = NULL;
     if (s->o.after) s->o.after(s->o.ud);
