@@ -1,4 +1,5 @@
 /* http.c: libmicrohttpd front end. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,19 @@ struct http_req {
     const char *path;
     pg_buf body;                /* the request body as it arrives */
     int too_large;
+    int started;                /* the access handler has seen the request */
+    const char *raw;            /* the request target as received, until MHD decodes it */
+    size_t raw_len;             /* strlen(raw) at that time: shorter than the target when it holds a NUL */
+    const char *refusal;        /* why the target is refused, or NULL */
 };
+
+/* Query arguments past this are refused (400 bad_query) rather than half-answered. */
+#define HTTP_MAX_QUERY_ARGS 100
+/* libmicrohttpd's per-connection pool: the request line, the headers, the
+ * parsed query and the response headers share it. At 16 KiB a request with
+ * a few hundred query arguments left no room to answer, and the connection
+ * closed without a reply. */
+#define HTTP_POOL_BYTES (64 * 1024)
 
 const char *http_method(const http_req *r) { return r->method; }
 const char *http_path(const http_req *r) { return r->path; }
@@ -141,16 +154,110 @@ static enum MHD_Result nul_cb(void *cls, enum MHD_ValueKind kind, const char *k,
     return MHD_YES;
 }
 
+/* A control byte (0x00-0x1f, 0x7f), a space, or a percent escape of one, in
+ * the path; a raw control byte or space anywhere in the target. libmicrohttpd
+ * decodes the path in place and the decoded string stops at a NUL, so this
+ * looks at the target as received. */
+static const char *target_refusal(const char *t) {
+    int in_path = 1;
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+        if (*p <= 0x20 || *p == 0x7f) return "the request target contains a control byte or a space";
+        if (*p == '?') in_path = 0;
+        if (in_path && *p == '%' && isxdigit(p[1]) && isxdigit(p[2])) {
+            char hex[3] = { (char)p[1], (char)p[2], 0 };
+            long v = strtol(hex, NULL, 16);
+            if (v < 0x20 || v == 0x7f) return "the path contains an encoded control byte";
+        }
+    }
+    return NULL;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the target before it is decoded. Its return
+ * value is the request's *con_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)cls;
+    http_req *req = calloc(1, sizeof *req);
+    if (!req) return NULL;
+    req->conn = conn;
+    req->raw = uri;
+    req->raw_len = strlen(uri);
+    req->refusal = target_refusal(uri);
+    return req;
+}
+
+typedef struct hdr_count {
+    int host, clen, te, args;
+} hdr_count;
+
+static enum MHD_Result count_cb(void *cls, enum MHD_ValueKind kind, const char *k, const char *v) {
+    hdr_count *c = cls;
+    (void)v;
+    if (kind == MHD_GET_ARGUMENT_KIND) c->args++;
+    else if (!strcasecmp(k, MHD_HTTP_HEADER_HOST)) c->host++;
+    else if (!strcasecmp(k, MHD_HTTP_HEADER_CONTENT_LENGTH)) c->clen++;
+    else if (!strcasecmp(k, MHD_HTTP_HEADER_TRANSFER_ENCODING)) c->te++;
+    return MHD_YES;
+}
+
+/* What the request line and headers get wrong that libmicrohttpd lets
+ * through (see http_start on its strict mode): a status and code, or 0. */
+static int framing_refusal(http_req *req, const char *version, const char **code, char *msg, size_t n) {
+    struct MHD_Connection *conn = req->conn;
+    *code = "bad_request";
+    /* The target ends where the version begins: a NUL cut it short. */
+    if (req->raw && version && *version && version > req->raw && (size_t)(version - req->raw) != req->raw_len + 1) {
+        snprintf(msg, n, "the request target contains a NUL byte");
+        return 400;
+    }
+    if (req->refusal) {
+        snprintf(msg, n, "%s", req->refusal);
+        return 400;
+    }
+    hdr_count c = { 0 };
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_cb, &c);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_cb, &c);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (version && !strcmp(version, MHD_HTTP_VERSION_1_1) && c.host != 1) {
+        snprintf(msg, n, "an HTTP/1.1 request needs exactly one Host header (got %d)", c.host);
+    } else if (c.host > 1) {
+        snprintf(msg, n, "more than one Host header");
+    } else if (c.clen > 1) {
+        snprintf(msg, n, "more than one Content-Length header");
+    } else if (c.te && c.clen) {
+        snprintf(msg, n, "both Content-Length and Transfer-Encoding");
+    } else if (c.te > 1 || (te && strcasecmp(te, "chunked"))) {
+        snprintf(msg, n, "a Transfer-Encoding other than chunked");
+    } else if (c.args > HTTP_MAX_QUERY_ARGS) {
+        *code = "bad_query";
+        snprintf(msg, n, "more than %d query parameters (%d)", HTTP_MAX_QUERY_ARGS, c.args);
+    } else {
+        return 0;
+    }
+    return 400;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
     http_server *s = cls;
     http_req *req = *con_cls;
-    if (!req) {
+    if (!req) {                 /* no target: on_uri was not called */
         req = calloc(1, sizeof *req);
         if (!req) return MHD_NO;
         req->conn = conn;
         *con_cls = req;
+    }
+    if (!req->started) {
+        req->started = 1;
+        const char *code;
+        char msg[160];
+        int status = framing_refusal(req, version, &code, msg, sizeof msg);
+        if (status) {           /* answered before any body is read, and the connection closed */
+            http_resp resp = { .status = status };
+            http_resp_error(&resp, status, code, msg);
+            http_resp_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close");
+            return send_resp(conn, &resp);
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoll(cl, NULL, 10) > s->o.body_bytes) req->too_large = 1;
         return MHD_YES;
@@ -205,6 +312,17 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)ap;   /* connection resets and the like: not worth a line each */
 }
 
+/* libmicrohttpd's strict client mode. Up to 0.9.77 it answers a request it
+ * refuses while reading the headers (no Host in strict mode, a malformed
+ * Content-Length in any mode) by writing its status line and headers twice;
+ * 1.0 fixed that. Before 1.0 the Host check is podgym's own
+ * (framing_refusal), which answers once, with JSON. */
+#if MHD_VERSION >= 0x01000000
+#define HTTP_MHD_STRICT 1
+#else
+#define HTTP_MHD_STRICT 0
+#endif
+
 http_server *http_start(const http_opts *o, char *err, size_t errlen) {
     http_server *s = calloc(1, sizeof *s);
     if (!s) return NULL;
@@ -230,8 +348,10 @@ http_server *http_start(const http_opts *o, char *err, size_t errlen) {
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->connections > 0 ? o->connections : 256),
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s > 0 ? o->timeout_s : 30),
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                            MHD_OPTION_STRICT_FOR_CLIENT, HTTP_MHD_STRICT,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                             MHD_OPTION_END);
     freeaddrinfo(ai);
