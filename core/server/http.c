@@ -9,17 +9,38 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/utf8.h"
 #include "server/http.h"
+
+/* One accepted connection, from libmicrohttpd's NOTIFY_CONNECTION. */
+typedef struct http_conn {
+    struct http_conn *prev, *next;
+    int fd;
+    double since;               /* start of the phase the timeout bounds */
+    int busy;                   /* a route is running: no timeout */
+    int over;                   /* accepted over limits.connections: answered 503 */
+    int cut;                    /* shut down by the watchdog */
+} http_conn;
 
 struct http_server {
     struct MHD_Daemon *d;
     http_opts o;
     char token[256];
     int port;
+    double timeout_s;
+    int limit;                  /* podgym's connection limit */
+    pthread_mutex_t mu;         /* conns, nconns, stopping */
+    pthread_cond_t cv;
+    http_conn *conns;
+    int nconns;
+    int stopping;
+    int watching;               /* the watchdog thread runs */
+    pthread_t watchdog;
 };
 
 struct http_req {
@@ -236,6 +257,72 @@ static int framing_refusal(http_req *req, const char *version, const char **code
     return 400;
 }
 
+/* A route starts (busy) or ends: the timeout counts from the end. */
+static void conn_phase(http_server *s, http_conn *hc, int busy) {
+    if (!hc) return;
+    pthread_mutex_lock(&s->mu);
+    hc->busy = busy;
+    hc->since = pg_mono();
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* libmicrohttpd's own timeout restarts on every byte, so a client sending
+ * one header byte a second holds its connection forever. podgym's bounds a
+ * whole phase instead: reading a request (line, headers, body), sending its
+ * answer, or waiting for the next one each have limits.connection_timeout_s;
+ * only a running route is exempt. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        http_conn *hc = calloc(1, sizeof *hc);
+        if (!hc) return;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        hc->fd = ci ? ci->connect_fd : -1;
+        hc->since = pg_mono();
+        pthread_mutex_lock(&s->mu);
+        hc->over = s->nconns >= s->limit;
+        hc->next = s->conns;
+        if (s->conns) s->conns->prev = hc;
+        s->conns = hc;
+        s->nconns++;
+        pthread_mutex_unlock(&s->mu);
+        *socket_context = hc;
+    } else if (*socket_context) {          /* closed: before libmicrohttpd closes the socket */
+        http_conn *hc = *socket_context;
+        pthread_mutex_lock(&s->mu);
+        if (hc->prev) hc->prev->next = hc->next;
+        else s->conns = hc->next;
+        if (hc->next) hc->next->prev = hc->prev;
+        s->nconns--;
+        pthread_mutex_unlock(&s->mu);
+        free(hc);
+        *socket_context = NULL;
+    }
+}
+
+static void *watchdog_main(void *arg) {
+    http_server *s = arg;
+    double period = s->timeout_s / 4 < 0.25 ? s->timeout_s / 4 : 0.25;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        double now = pg_mono();
+        for (http_conn *hc = s->conns; hc; hc = hc->next) {
+            if (hc->busy || hc->cut || hc->fd < 0 || now - hc->since < s->timeout_s) continue;
+            shutdown(hc->fd, SHUT_RDWR);   /* its thread sees the end and closes the connection */
+            hc->cut = 1;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long ns = ts.tv_nsec + (long)(period * 1e9);
+        ts.tv_sec += ns / 1000000000L;
+        ts.tv_nsec = ns % 1000000000L;
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
@@ -251,7 +338,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->started = 1;
         const char *code;
         char msg[160];
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        http_conn *hc = ci ? ci->socket_context : NULL;
         int status = framing_refusal(req, version, &code, msg, sizeof msg);
+        if (!status && hc && hc->over) {
+            status = 503;
+            code = "unavailable";
+            snprintf(msg, sizeof msg, "more than %d connections (limits.connections)", s->limit);
+        }
         if (status) {           /* answered before any body is read, and the connection closed */
             http_resp resp = { .status = status };
             http_resp_error(&resp, status, code, msg);
@@ -289,7 +383,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         http_resp_error(&resp, 401, "unauthorized", "missing or bad bearer token");
         http_resp_header(&resp, "WWW-Authenticate", "Bearer");
     } else {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        http_conn *hc = ci ? ci->socket_context : NULL;
+        conn_phase(s, hc, 1);
         s->o.handler(s->o.ud, req, &resp);
+        conn_phase(s, hc, 0);
     }
     if (!resp.body) http_resp_set(&resp, resp.status, resp.content_type, "", 0);
     return send_resp(conn, &resp);
@@ -300,6 +398,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_server *s = cls;
     http_req *req = *con_cls;
     if (!req) return;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_phase(s, ci ? ci->socket_context : NULL, 0);
     pg_buf_free(&req->body);
     free(req);
     *con_cls = NULL;
@@ -329,6 +429,13 @@ http_server *http_start(const http_opts *o, char *err, size_t errlen) {
     s->o = *o;
     if (o->token) snprintf(s->token, sizeof s->token, "%s", o->token);
     s->o.token = NULL;
+    /* libmicrohttpd stops accepting at its own limit, and a client over it
+     * waits unanswered: that limit is set above podgym's, and a client
+     * between the two is answered 503. */
+    s->limit = o->connections > 0 ? o->connections : 256;
+    s->timeout_s = o->timeout_s > 0 ? o->timeout_s : 30;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
 
     struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM };
     struct addrinfo *ai = NULL;
@@ -346,8 +453,9 @@ http_server *http_start(const http_opts *o, char *err, size_t errlen) {
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->connections > 0 ? o->connections : 256),
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s > 0 ? o->timeout_s : 30),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->limit + s->limit / 2 + 16),
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(s->timeout_s < 1 ? 1 : s->timeout_s + 0.999),
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
@@ -362,6 +470,7 @@ http_server *http_start(const http_opts *o, char *err, size_t errlen) {
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : o->port;
+    s->watching = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
     return s;
 }
 
@@ -369,6 +478,13 @@ int http_port(const http_server *s) { return s->port; }
 
 void http_stop(http_server *s) {
     if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->watching) pthread_join(s->watchdog, NULL);
     MHD_stop_daemon(s->d);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
     free(s);
 }

@@ -1,15 +1,21 @@
 """Hostile requests in raw bytes over a socket to the real binary: control
 bytes in the path, bad framing (Content-Length, Transfer-Encoding, Host),
-too many query parameters. Each gets one answer, and no route runs."""
+too many query parameters. Each gets one answer, and no route runs. Then the
+connections: idle and slowloris clients are cut after
+limits.connection_timeout_s, a running route is not, and a client over
+limits.connections gets a fast 503."""
 import ctypes
 import json
 import os
 import re
+import shutil
 import socket
 import sys
+import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pgtest import Server, check, done  # noqa: E402
+from pgtest import SRC, Server, check, done, write  # noqa: E402
 
 srv = Server()
 tried = 0
@@ -117,6 +123,94 @@ check(statuses == [200], "100 query parameters are served (%s)" % statuses)
 
 st, body, _ = srv.get("/")
 check(st == 200, "GET / answers normally afterwards")
+srv.cleanup()
+
+# 4. Connections, on a server with a 1 s timeout and a limit of 8.
+root = tempfile.mkdtemp(prefix="podgym-hostile-")
+scripts = os.path.join(root, "scripts")
+shutil.copytree(os.path.join(SRC, "scripts"), scripts)
+write(os.path.join(scripts, "slow.lua"), """
+return { method = "GET", path = "/slow", handler = function() clock.sleep(2) return { slept = 2 } end }
+""")
+LIMIT = 8
+srv = Server(config="limits: {connection_timeout_s: 1, connections: %d}\n" % LIMIT, scripts=scripts)
+
+
+def closed_after(sock, budget):
+    """Seconds until the server closes sock (reading and dropping what it sends), or None."""
+    t0 = time.time()
+    sock.settimeout(0.2)
+    while time.time() - t0 < budget:
+        try:
+            if not sock.recv(65536):
+                return time.time() - t0
+        except socket.timeout:
+            pass
+        except OSError:
+            return time.time() - t0
+    return None
+
+
+c = socket.create_connection(("127.0.0.1", srv.port))
+t = closed_after(c, 5)
+check(t is not None and t < 2.5, "an idle connection is closed by the server (after %s s)" % t)
+c.close()
+
+c = socket.create_connection(("127.0.0.1", srv.port))
+c.sendall(req(b"GET / HTTP/1.1"))
+t = closed_after(c, 5)
+check(t is not None and t < 2.5, "a kept-alive connection is closed once idle (after %s s)" % t)
+c.close()
+
+c = socket.create_connection(("127.0.0.1", srv.port))
+c.settimeout(0.1)
+t0, cut, sent = time.time(), None, 0
+for b in b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 40:       # one byte per 0.5 s: at most 26 s
+    try:
+        c.send(bytes([b]))
+        sent += 1
+        if c.recv(1) == b"":
+            cut = time.time() - t0
+            break
+    except socket.timeout:
+        pass
+    except OSError:
+        cut = time.time() - t0
+        break
+    time.sleep(0.5)
+    if time.time() - t0 > 6:
+        break
+check(cut is not None and cut < 3, "a slowloris client is cut off (after %s s, %d bytes)" % (cut, sent))
+c.close()
+
+c = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+c.sendall(req(b"GET /slow HTTP/1.1"))
+out = b""
+while b"slept" not in out:
+    d = c.recv(65536)
+    if not d:
+        break
+    out += d
+check(b"slept" in out, "a route running longer than the timeout is not cut (%r)" % out[:40])
+c.close()
+
+flood = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(LIMIT + 4)]
+time.sleep(0.1)
+c = socket.create_connection(("127.0.0.1", srv.port), timeout=3)
+t0 = time.time()
+c.sendall(req(b"GET / HTTP/1.1"))
+statuses, js = parse(c.recv(65536))
+t = time.time() - t0
+check(statuses == [503] and js and js["error"]["code"] == "unavailable" and t < 0.5,
+      "over limits.connections: a fast 503 JSON answer (%s in %.2f s)" % (statuses, t))
+c.close()
+for f in flood:
+    f.close()
+time.sleep(0.2)
+st, body, _ = srv.get("/")
+check(st == 200, "GET / works once the flood stops")
+tried += 1 + len(flood) + 4
 print("requests tried: %d" % tried)
 srv.cleanup()
+shutil.rmtree(root, ignore_errors=True)
 done()
