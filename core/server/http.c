@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/utf8.h"
 #include "server/http.h"
 
@@ -225,11 +226,15 @@ static enum MHD_Result count_cb(void *cls, enum MHD_ValueKind kind, const char *
 static int framing_refusal(http_req *req, const char *version, const char **code, char *msg, size_t n) {
     struct MHD_Connection *conn = req->conn;
     *code = "bad_request";
-    /* The target ends where the version begins: a NUL cut it short. */
+#if MHD_VERSION < 0x01000000
+    /* Up to 0.9.77 the version follows the target in libmicrohttpd's buffer,
+     * one byte after its end: a NUL cut the target short. (1.0 closes a
+     * connection with a NUL in its request line itself.) */
     if (req->raw && version && *version && version > req->raw && (size_t)(version - req->raw) != req->raw_len + 1) {
         snprintf(msg, n, "the request target contains a NUL byte");
         return 400;
     }
+#endif
     if (req->refusal) {
         snprintf(msg, n, "%s", req->refusal);
         return 400;
@@ -350,6 +355,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             http_resp resp = { .status = status };
             http_resp_error(&resp, status, code, msg);
             http_resp_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close");
+            pg_log_access(method, url, status, 0);
             return send_resp(conn, &resp);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -372,6 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     http_resp resp = { .status = 500 };
     int nul = 0;
     MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, nul_cb, &nul);
+    int refused = 1;            /* here, before any route: the route layer logs the rest */
     if (nul) {
         http_resp_error(&resp, 400, "bad_query", "a query parameter contains a NUL character");
     } else if (req->too_large) {
@@ -383,12 +390,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         http_resp_error(&resp, 401, "unauthorized", "missing or bad bearer token");
         http_resp_header(&resp, "WWW-Authenticate", "Bearer");
     } else {
+        refused = 0;
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         http_conn *hc = ci ? ci->socket_context : NULL;
         conn_phase(s, hc, 1);
         s->o.handler(s->o.ud, req, &resp);
         conn_phase(s, hc, 0);
     }
+    if (refused) pg_log_access(method, url, resp.status, 0);
     if (!resp.body) http_resp_set(&resp, resp.status, resp.content_type, "", 0);
     return send_resp(conn, &resp);
 }

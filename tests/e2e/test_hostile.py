@@ -123,6 +123,11 @@ check(statuses == [200], "100 query parameters are served (%s)" % statuses)
 
 st, body, _ = srv.get("/")
 check(st == 200, "GET / answers normally afterwards")
+log = srv.logtext()
+check(not re.search(r"method=POST path=/pod/(scale|set-pod-count)\S* status=200", log),
+      "the access log records no scale as served")
+check(re.search(r"method=GET path=/ status=400", log) and "status=503" not in log,
+      "the access log records the refusals with their status")
 srv.cleanup()
 
 # 4. Connections, on a server with a 1 s timeout and a limit of 8.
