@@ -213,7 +213,7 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
         .port = eng->cfg.listen_port,
         .body_bytes = eng->cfg.limits.body_bytes,
         .connections = eng->cfg.limits.connections,
-        .timeout_s = (int)eng->cfg.limits.connection_timeout_s,
+        .timeout_s = eng->cfg.limits.connection_timeout_s,
         .token = eng->cfg.auth_token[0] ? eng->cfg.auth_token : NULL,
         .handler = pg_serve_request,
         .after = pg_serve_after,

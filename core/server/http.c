@@ -1,4 +1,5 @@
 /* http.c: libmicrohttpd front end. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,17 +9,39 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "base/utf8.h"
 #include "server/http.h"
+
+/* One accepted connection, from libmicrohttpd's NOTIFY_CONNECTION. */
+typedef struct http_conn {
+    struct http_conn *prev, *next;
+    int fd;
+    double since;               /* start of the phase the timeout bounds */
+    int busy;                   /* a route is running: no timeout */
+    int over;                   /* accepted over limits.connections: answered 503 */
+    int cut;                    /* shut down by the watchdog */
+} http_conn;
 
 struct http_server {
     struct MHD_Daemon *d;
     http_opts o;
     char token[256];
     int port;
+    double timeout_s;
+    int limit;                  /* podgym's connection limit */
+    pthread_mutex_t mu;         /* conns, nconns, stopping */
+    pthread_cond_t cv;
+    http_conn *conns;
+    int nconns;
+    int stopping;
+    int watching;               /* the watchdog thread runs */
+    pthread_t watchdog;
 };
 
 struct http_req {
@@ -27,7 +50,19 @@ struct http_req {
     const char *path;
     pg_buf body;                /* the request body as it arrives */
     int too_large;
+    int started;                /* the access handler has seen the request */
+    const char *raw;            /* the request target as received, until MHD decodes it */
+    size_t raw_len;             /* strlen(raw) at that time: shorter than the target when it holds a NUL */
+    const char *refusal;        /* why the target is refused, or NULL */
 };
+
+/* Query arguments past this are refused (400 bad_query) rather than half-answered. */
+#define HTTP_MAX_QUERY_ARGS 100
+/* libmicrohttpd's per-connection pool: the request line, the headers, the
+ * parsed query and the response headers share it. At 16 KiB a request with
+ * a few hundred query arguments left no room to answer, and the connection
+ * closed without a reply. */
+#define HTTP_POOL_BYTES (64 * 1024)
 
 const char *http_method(const http_req *r) { return r->method; }
 const char *http_path(const http_req *r) { return r->path; }
@@ -141,16 +176,188 @@ static enum MHD_Result nul_cb(void *cls, enum MHD_ValueKind kind, const char *k,
     return MHD_YES;
 }
 
+/* A control byte (0x00-0x1f, 0x7f), a space, or a percent escape of one, in
+ * the path; a raw control byte or space anywhere in the target. libmicrohttpd
+ * decodes the path in place and the decoded string stops at a NUL, so this
+ * looks at the target as received. */
+static const char *target_refusal(const char *t) {
+    int in_path = 1;
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+        if (*p <= 0x20 || *p == 0x7f) return "the request target contains a control byte or a space";
+        if (*p == '?') in_path = 0;
+        if (in_path && *p == '%' && isxdigit(p[1]) && isxdigit(p[2])) {
+            char hex[3] = { (char)p[1], (char)p[2], 0 };
+            long v = strtol(hex, NULL, 16);
+            if (v < 0x20 || v == 0x7f) return "the path contains an encoded control byte";
+        }
+    }
+    return NULL;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the target before it is decoded. Its return
+ * value is the request's *con_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)cls;
+    http_req *req = calloc(1, sizeof *req);
+    if (!req) return NULL;
+    req->conn = conn;
+    req->raw = uri;
+    req->raw_len = strlen(uri);
+    req->refusal = target_refusal(uri);
+    return req;
+}
+
+typedef struct hdr_count {
+    int host, clen, te, args;
+} hdr_count;
+
+static enum MHD_Result count_cb(void *cls, enum MHD_ValueKind kind, const char *k, const char *v) {
+    hdr_count *c = cls;
+    (void)v;
+    if (kind == MHD_GET_ARGUMENT_KIND) c->args++;
+    else if (!strcasecmp(k, MHD_HTTP_HEADER_HOST)) c->host++;
+    else if (!strcasecmp(k, MHD_HTTP_HEADER_CONTENT_LENGTH)) c->clen++;
+    else if (!strcasecmp(k, MHD_HTTP_HEADER_TRANSFER_ENCODING)) c->te++;
+    return MHD_YES;
+}
+
+/* What the request line and headers get wrong that libmicrohttpd lets
+ * through (see http_start on its strict mode): a status and code, or 0. */
+static int framing_refusal(http_req *req, const char *version, const char **code, char *msg, size_t n) {
+    struct MHD_Connection *conn = req->conn;
+    *code = "bad_request";
+#if MHD_VERSION < 0x01000000
+    /* Up to 0.9.77 the version follows the target in libmicrohttpd's buffer,
+     * one byte after its end: a NUL cut the target short. (1.0 closes a
+     * connection with a NUL in its request line itself.) */
+    if (req->raw && version && *version && version > req->raw && (size_t)(version - req->raw) != req->raw_len + 1) {
+        snprintf(msg, n, "the request target contains a NUL byte");
+        return 400;
+    }
+#endif
+    if (req->refusal) {
+        snprintf(msg, n, "%s", req->refusal);
+        return 400;
+    }
+    hdr_count c = { 0 };
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_cb, &c);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_cb, &c);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (version && !strcmp(version, MHD_HTTP_VERSION_1_1) && c.host != 1) {
+        snprintf(msg, n, "an HTTP/1.1 request needs exactly one Host header (got %d)", c.host);
+    } else if (c.host > 1) {
+        snprintf(msg, n, "more than one Host header");
+    } else if (c.clen > 1) {
+        snprintf(msg, n, "more than one Content-Length header");
+    } else if (c.te && c.clen) {
+        snprintf(msg, n, "both Content-Length and Transfer-Encoding");
+    } else if (c.te > 1 || (te && strcasecmp(te, "chunked"))) {
+        snprintf(msg, n, "a Transfer-Encoding other than chunked");
+    } else if (c.args > HTTP_MAX_QUERY_ARGS) {
+        *code = "bad_query";
+        snprintf(msg, n, "more than %d query parameters (%d)", HTTP_MAX_QUERY_ARGS, c.args);
+    } else {
+        return 0;
+    }
+    return 400;
+}
+
+/* A route starts (busy) or ends: the timeout counts from the end. */
+static void conn_phase(http_server *s, http_conn *hc, int busy) {
+    if (!hc) return;
+    pthread_mutex_lock(&s->mu);
+    hc->busy = busy;
+    hc->since = pg_mono();
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* libmicrohttpd's own timeout restarts on every byte, so a client sending
+ * one header byte a second holds its connection forever. podgym's bounds a
+ * whole phase instead: reading a request (line, headers, body), sending its
+ * answer, or waiting for the next one each have limits.connection_timeout_s;
+ * only a running route is exempt. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        http_conn *hc = calloc(1, sizeof *hc);
+        if (!hc) return;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        hc->fd = ci ? ci->connect_fd : -1;
+        hc->since = pg_mono();
+        pthread_mutex_lock(&s->mu);
+        hc->over = s->nconns >= s->limit;
+        hc->next = s->conns;
+        if (s->conns) s->conns->prev = hc;
+        s->conns = hc;
+        s->nconns++;
+        pthread_mutex_unlock(&s->mu);
+        *socket_context = hc;
+    } else if (*socket_context) {          /* closed: before libmicrohttpd closes the socket */
+        http_conn *hc = *socket_context;
+        pthread_mutex_lock(&s->mu);
+        if (hc->prev) hc->prev->next = hc->next;
+        else s->conns = hc->next;
+        if (hc->next) hc->next->prev = hc->prev;
+        s->nconns--;
+        pthread_mutex_unlock(&s->mu);
+        free(hc);
+        *socket_context = NULL;
+    }
+}
+
+static void *watchdog_main(void *arg) {
+    http_server *s = arg;
+    double period = s->timeout_s / 4 < 0.25 ? s->timeout_s / 4 : 0.25;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        double now = pg_mono();
+        for (http_conn *hc = s->conns; hc; hc = hc->next) {
+            if (hc->busy || hc->cut || hc->fd < 0 || now - hc->since < s->timeout_s) continue;
+            shutdown(hc->fd, SHUT_RDWR);   /* its thread sees the end and closes the connection */
+            hc->cut = 1;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long ns = ts.tv_nsec + (long)(period * 1e9);
+        ts.tv_sec += ns / 1000000000L;
+        ts.tv_nsec = ns % 1000000000L;
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
     http_server *s = cls;
     http_req *req = *con_cls;
-    if (!req) {
+    if (!req) {                 /* no target: on_uri was not called */
         req = calloc(1, sizeof *req);
         if (!req) return MHD_NO;
         req->conn = conn;
         *con_cls = req;
+    }
+    if (!req->started) {
+        req->started = 1;
+        const char *code;
+        char msg[160];
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        http_conn *hc = ci ? ci->socket_context : NULL;
+        int status = framing_refusal(req, version, &code, msg, sizeof msg);
+        if (!status && hc && hc->over) {
+            status = 503;
+            code = "unavailable";
+            snprintf(msg, sizeof msg, "more than %d connections (limits.connections)", s->limit);
+        }
+        if (status) {           /* answered before any body is read, and the connection closed */
+            http_resp resp = { .status = status };
+            http_resp_error(&resp, status, code, msg);
+            http_resp_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close");
+            pg_log_access(method, url, status, 0);
+            return send_resp(conn, &resp);
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoll(cl, NULL, 10) > s->o.body_bytes) req->too_large = 1;
         return MHD_YES;
@@ -171,6 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     http_resp resp = { .status = 500 };
     int nul = 0;
     MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, nul_cb, &nul);
+    int refused = 1;            /* here, before any route: the route layer logs the rest */
     if (nul) {
         http_resp_error(&resp, 400, "bad_query", "a query parameter contains a NUL character");
     } else if (req->too_large) {
@@ -182,8 +390,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         http_resp_error(&resp, 401, "unauthorized", "missing or bad bearer token");
         http_resp_header(&resp, "WWW-Authenticate", "Bearer");
     } else {
+        refused = 0;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        http_conn *hc = ci ? ci->socket_context : NULL;
+        conn_phase(s, hc, 1);
         s->o.handler(s->o.ud, req, &resp);
+        conn_phase(s, hc, 0);
     }
+    if (refused) pg_log_access(method, url, resp.status, 0);
     if (!resp.body) http_resp_set(&resp, resp.status, resp.content_type, "", 0);
     return send_resp(conn, &resp);
 }
@@ -193,6 +407,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_server *s = cls;
     http_req *req = *con_cls;
     if (!req) return;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_phase(s, ci ? ci->socket_context : NULL, 0);
     pg_buf_free(&req->body);
     free(req);
     *con_cls = NULL;
@@ -205,12 +421,30 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)ap;   /* connection resets and the like: not worth a line each */
 }
 
+/* libmicrohttpd's strict client mode. Up to 0.9.77 it answers a request it
+ * refuses while reading the headers (no Host in strict mode, a malformed
+ * Content-Length in any mode) by writing its status line and headers twice;
+ * 1.0 fixed that. Before 1.0 the Host check is podgym's own
+ * (framing_refusal), which answers once, with JSON. */
+#if MHD_VERSION >= 0x01000000
+#define HTTP_MHD_STRICT 1
+#else
+#define HTTP_MHD_STRICT 0
+#endif
+
 http_server *http_start(const http_opts *o, char *err, size_t errlen) {
     http_server *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->o = *o;
     if (o->token) snprintf(s->token, sizeof s->token, "%s", o->token);
     s->o.token = NULL;
+    /* libmicrohttpd stops accepting at its own limit, and a client over it
+     * waits unanswered: that limit is set above podgym's, and a client
+     * between the two is answered 503. */
+    s->limit = o->connections > 0 ? o->connections : 256;
+    s->timeout_s = o->timeout_s > 0 ? o->timeout_s : 30;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
 
     struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM };
     struct addrinfo *ai = NULL;
@@ -228,10 +462,13 @@ http_server *http_start(const http_opts *o, char *err, size_t errlen) {
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->connections > 0 ? o->connections : 256),
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s > 0 ? o->timeout_s : 30),
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->limit + s->limit / 2 + 16),
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(s->timeout_s < 1 ? 1 : s->timeout_s + 0.999),
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                            MHD_OPTION_STRICT_FOR_CLIENT, HTTP_MHD_STRICT,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                             MHD_OPTION_END);
     freeaddrinfo(ai);
@@ -242,6 +479,7 @@ http_server *http_start(const http_opts *o, char *err, size_t errlen) {
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : o->port;
+    s->watching = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
     return s;
 }
 
@@ -249,6 +487,13 @@ int http_port(const http_server *s) { return s->port; }
 
 void http_stop(http_server *s) {
     if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->watching) pthread_join(s->watchdog, NULL);
     MHD_stop_daemon(s->d);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
     free(s);
 }

@@ -35,8 +35,9 @@ typedef struct http_opts {
     const char *host;           /* "127.0.0.1", "0.0.0.0", "::1", ... */
     int port;                   /* 0 = any free port */
     long body_bytes;            /* larger bodies get 413 */
-    int connections;            /* connection limit */
-    int timeout_s;              /* idle connection timeout */
+    int connections;            /* connection limit: a client over it is answered 503 */
+    double timeout_s;           /* each phase of a connection (reading a request, sending its
+                                   answer, waiting for the next) but a running route */
     const char *token;          /* non-GET routes need "Bearer <token>" when set */
     http_handler handler;
     http_after after;           /* may be NULL */
