@@ -1,9 +1,11 @@
 """A route can never hold a worker forever, even stuck inside one C call
 where no hook reaches (a backtracking pattern match, an endless string.rep
 or table.move): it answers 504 deadline soon after its deadline, the server
-keeps answering, and its CPU goes back to idle."""
+keeps answering, and its CPU goes back to idle. SIGTERM stops the server
+within 2 s whatever the requests are doing, the sampler's rows whole."""
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -33,6 +35,9 @@ ROUTES = "return {\n" + "".join(
       return data.locked("section", function()
         if req.params.what == "bomb" then ("a"):rep(5000):find(".-.-.-.-.-.-b") end
         return {ok = true} end) end},
+  {method="GET", path="/wait", handler=function() k8s.sleep(60) return {} end},
+  {method="GET", path="/sample", handler=function()
+      return assert(sampler.start { interval = 0.02, duration = 100, file = "run.csv" }) end},
 }
 """
 DEADLINE = 0.3
@@ -60,7 +65,7 @@ def timed_get(s, path, out, key):
 
 
 def serve(config):
-    """A server with these routes only (and the route helpers the default policies need)."""
+    """A server with these routes only (and the route helpers the sampler's probe needs)."""
     scripts = tempfile.mkdtemp(prefix="podgym-runaway-")
     shutil.copytree(os.path.join(SRC, "scripts", "lib"), os.path.join(scripts, "lib"))
     write(os.path.join(scripts, "hello.lua"), HELLO)
@@ -138,4 +143,36 @@ try:
 finally:
     cleanup(s)
 
+# SIGTERM with two runaways in flight, one request waiting and a sampler job:
+# the deadline is long, so only the stop ends them.
+s = serve("sim: {speed: 1}\nlimits: {lua_deadline_ms: 60000}\n")
+try:
+    st, body, _ = s.get("/sample")
+    check(st == 200, "a sampler job starts (%s %s)" % (st, body))
+    got = {}
+    threads = [threading.Thread(target=timed_get, args=(s, p, got, k), daemon=True)
+               for k, p in (("a", "/bomb/find"), ("b", "/bomb/gsub"), ("w", "/wait"))]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    check(not got, "the runaways and the waiting request are in flight (%s)" % got)
+    t0 = time.time()
+    s.signal(signal.SIGTERM)
+    try:
+        rc = s.proc.wait(5)
+    except Exception:   # noqa: BLE001
+        rc = None
+    took = time.time() - t0
+    print("  SIGTERM to exit: %.3f s" % took)
+    check(rc == 0 and took < 2.0, "SIGTERM stops the server in %.2f s (exit status %s)" % (took, rc))
+    check(s.logtext().count("its Lua state is dropped") == 2,
+          "the stop left both runaways at once, not only the process")
+    with open(os.path.join(s.data, "run.csv"), "rb") as f:
+        text = f.read()
+    lines = text.split(b"\n")
+    check(text.endswith(b"\n") and len(lines) > 3, "the sampler's file ends with a whole row (%d lines)" % len(lines))
+    check(all(line.count(b",") == lines[0].count(b",") for line in lines[1:-1]),
+          "every row has the header's columns")
+finally:
+    cleanup(s)
 done()
