@@ -210,8 +210,10 @@ static int escapable_pcall(lua_State *L, rt_state *s, int nargs, int nresults, i
     sigjmp_buf env;
     if (sigsetjmp(env, 0)) return RT_ESCAPED;
     s->escape = &env;
+    atomic_signal_fence(memory_order_seq_cst);      /* the handler on this thread sees it set... */
     int rc = lua_pcall(L, nargs, nresults, msgh_idx);
-    s->escape = NULL;
+    atomic_signal_fence(memory_order_seq_cst);
+    s->escape = NULL;                               /* ...until the call is over */
     return rc;
 }
 
