@@ -194,6 +194,19 @@ static void engine_close(pg_engine *eng) {
     eng->shared = NULL;
 }
 
+/* The sampler's rows are flushed when this starts: a request still running
+ * (waiting on a backend, or stuck where no deadline reaches) after
+ * STOP_GRACE_MS keeps the process no longer. */
+#define STOP_GRACE_MS 1200
+
+static void *stop_timer(void *ud) {
+    (void)ud;
+    pg_sleep(STOP_GRACE_MS / 1000.0);
+    pg_log(PG_LOG_WARN, "requests still running %d ms after the stop; exiting without them", STOP_GRACE_MS);
+    _exit(0);
+    return NULL;
+}
+
 static int cmd_serve(pg_engine *eng, const opts *o) {
     /* Block the signals we wait for before any thread starts. */
     sigset_t set;
@@ -242,8 +255,11 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
         pg_log(PG_LOG_INFO, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
+    rt_stop_calls();                                    /* running requests end now, with 504 */
     smp_manager *sm = lb_sampler_started(eng);         /* created by a request thread */
     if (sm) smp_stop_all(sm);                           /* every row flushed before anything else */
+    pthread_t t;                                        /* a request waiting in a call bounds nothing */
+    if (pthread_create(&t, NULL, stop_timer, NULL) == 0) pthread_detach(t);
     http_stop(srv);
     engine_close(eng);
     return 0;

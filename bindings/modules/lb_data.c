@@ -13,6 +13,7 @@
 #include "base/file.h"
 #include "modules/lb.h"
 #include "base/locks.h"
+#include "runtime/runtime.h"
 #include "sampler/sampler.h"
 
 int fpconv_g_fmt(char *str, double num, int precision);    /* json_fpconv.c */
@@ -198,6 +199,7 @@ static int lb_data_append(lua_State *L) {
 }
 
 static int unlock_and_return(lua_State *L, int status, lua_KContext ctx) {
+    rt_lock_held(L, (pthread_mutex_t *)ctx, 0);
     pthread_mutex_unlock((pthread_mutex_t *)ctx);
     if (status != LUA_OK && status != LUA_YIELD) return lua_error(L);
     return lua_gettop(L) - 2;
@@ -212,6 +214,7 @@ static int lb_data_locked(lua_State *L) {
     pthread_mutex_t *m = pg_lock_named(name, &e);
     if (!m) return luaL_error(L, "%s", e.message);
     pthread_mutex_lock(m);
+    rt_lock_held(L, m, 1);                          /* released if a call stuck in fn is left */
     lua_pushvalue(L, 2);
     lua_rotate(L, 3, 1);                            /* [name, fn, fn, args...] */
     int status = lua_pcallk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, (lua_KContext)m, unlock_and_return);

@@ -1,11 +1,13 @@
 /* deadline.c: CPU-time deadlines of Lua calls (see runtime_priv.h). */
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -26,6 +28,8 @@ static struct {
     atomic_int idle;
     int ok;                     /* the thread and the signal handler are in place */
     int sig;
+    atomic_int stopping;        /* dl_stop_all: every armed call is past its deadline */
+    uintptr_t text_lo, text_hi; /* the executable's own code (not libc's): where a stuck call may be left */
 } wd = { .once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static __thread rt_state *running;      /* the armed call of this thread */
@@ -36,13 +40,28 @@ static __thread int my_known;
 /* On the thread whose call is past its deadline: that call may be an outer
  * one, with another state's call running inside it; the outer one stops as
  * soon as control comes back to it. */
-static void on_signal(int sig) {
+static void on_signal(int sig, siginfo_t *si, void *uc) {
     (void)sig;
+    (void)si;
     for (rt_state *s = running; s; s = s->outer) {
         if (!atomic_load(&s->armed) || atomic_load(&s->fire) != atomic_load(&s->call)) continue;
         atomic_store(&s->timed_out, 1);
         dl_hook_running(s);
     }
+    /* The innermost call only: an outer one waits in C (a sampler probe's
+     * caller holds the sampler's lock). */
+    rt_state *s = running;
+    if (!s || !s->escape || !atomic_load(&s->armed) || atomic_load(&s->stuck) != atomic_load(&s->call) ||
+        s->nheld > RT_HELD_MAX)
+        return;
+    uintptr_t pc = 0;
+#if defined(__x86_64__)
+    pc = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    pc = (uintptr_t)((ucontext_t *)uc)->uc_mcontext.pc;
+#endif
+    if (pc >= wd.text_lo && pc < wd.text_hi) siglongjmp(*s->escape, 1);
+    /* else inside libc: the next tick tries again */
 }
 
 static void hook(lua_State *L) { lua_sethook(L, rt_deadline_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1); }
@@ -59,6 +78,7 @@ static double ms_between(const struct timespec *a, const struct timespec *b) {
 
 static int scan(void) {
     int any = 0;
+    int stopping = atomic_load(&wd.stopping);
     for (size_t i = 0; i < wd.n; i++) {
         rt_state *s = wd.v[i];
         if (!atomic_load(&s->armed)) continue;
@@ -74,8 +94,12 @@ static int scan(void) {
             s->wd_cpu0 = now;
             continue;
         }
-        if (ms_between(&s->wd_cpu0, &now) >= s->deadline_ms && atomic_load(&s->fire) != call) {
+        double ran = ms_between(&s->wd_cpu0, &now);
+        if ((stopping || ran >= s->deadline_ms) && atomic_load(&s->fire) != call) {
             atomic_store(&s->fire, call);
+            syscall(SYS_tgkill, getpid(), tid, wd.sig);
+        } else if (stopping || ran >= s->deadline_ms + DL_GRACE_MS) {
+            atomic_store(&s->stuck, call);      /* signalled every tick until it leaves */
             syscall(SYS_tgkill, getpid(), tid, wd.sig);
         }
     }
@@ -109,12 +133,31 @@ static void *watch(void *ud) {
     return NULL;
 }
 
+/* The executable's code segment: the Lua VM and libraries are linked in. */
+static int find_text(struct dl_phdr_info *info, size_t size, void *ud) {
+    (void)size;
+    (void)ud;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && (uintptr_t)find_text >= lo &&
+            (uintptr_t)find_text < lo + ph->p_memsz) {
+            wd.text_lo = lo;
+            wd.text_hi = lo + ph->p_memsz;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void start(void) {
     wd.sig = SIGRTMIN + 3;
+    dl_iterate_phdr(find_text, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
+    sa.sa_sigaction = on_signal;
+    /* SA_NODEFER: a handler left by siglongjmp leaves the signal unblocked */
+    sa.sa_flags = SA_RESTART | SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     if (sigaction(wd.sig, &sa, NULL)) {
         pg_log(PG_LOG_ERROR, "lua deadlines: sigaction: %s; calls run without a deadline", strerror(errno));
@@ -185,8 +228,16 @@ int dl_arm(rt_state *s, int ms, rt_state **prev) {
 int dl_disarm(rt_state *s, rt_state *prev) {
     atomic_store(&s->armed, 0);
     running = prev;
-    lua_sethook(s->L, NULL, 0, 0);          /* a signal that came after the call ended */
+    if (!s->abandoned) lua_sethook(s->L, NULL, 0, 0);  /* a signal that came after the call ended */
     return atomic_load(&s->timed_out);
+}
+
+void rt_stop_calls(void) {
+    if (!wd.ok) return;
+    atomic_store(&wd.stopping, 1);
+    pthread_mutex_lock(&wd.mu);
+    pthread_cond_signal(&wd.cv);
+    pthread_mutex_unlock(&wd.mu);
 }
 
 void dl_forget(rt_state *s) {

@@ -202,6 +202,32 @@ static const char *status_code(int status) {
     }
 }
 
+#define RT_ESCAPED (-1)
+
+/* lua_pcall with s->escape set: a call stuck in C past its deadline comes
+ * back here by siglongjmp from deadline.c's handler (see DL_GRACE_MS). */
+static int escapable_pcall(lua_State *L, rt_state *s, int nargs, int nresults, int msgh_idx) {
+    sigjmp_buf env;
+    if (sigsetjmp(env, 0)) return RT_ESCAPED;
+    s->escape = &env;
+    atomic_signal_fence(memory_order_seq_cst);      /* the handler on this thread sees it set... */
+    int rc = lua_pcall(L, nargs, nresults, msgh_idx);
+    atomic_signal_fence(memory_order_seq_cst);
+    s->escape = NULL;                               /* ...until the call is over */
+    return rc;
+}
+
+void rt_lock_held(lua_State *L, pthread_mutex_t *m, int held) {
+    rt_state *s = state_of(L);
+    if (!s) return;
+    if (held) {
+        if (s->nheld < RT_HELD_MAX) s->held[s->nheld] = m;
+        s->nheld++;
+    } else if (s->nheld > 0) {
+        s->nheld--;
+    }
+}
+
 int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e) {
     rt_state *s = state_of(L);
     int base = lua_gettop(L) - nargs;
@@ -209,7 +235,18 @@ int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e) 
     lua_insert(L, base);                            /* [msgh, f, args...] */
     rt_state *prev = NULL;
     int armed = s && deadline_ms > 0 && dl_arm(s, deadline_ms, &prev);
-    int rc = lua_pcall(L, nargs, nresults, base);
+    int rc = armed && s->escape_ok ? escapable_pcall(L, s, nargs, nresults, base) : lua_pcall(L, nargs, nresults, base);
+    if (rc == RT_ESCAPED) {
+        /* Its C frames are gone and its stack is as the signal found it:
+         * nothing may call into this state again but lua_close. */
+        s->escape = NULL;
+        s->abandoned = 1;
+        dl_disarm(s, prev);
+        while (s->nheld > 0) pthread_mutex_unlock(s->held[--s->nheld]);
+        pg_errf(e, 504, "deadline", "Lua deadline of %d ms exceeded", deadline_ms);
+        pg_log(PG_LOG_WARN, "lua: %s inside a C function; its Lua state is dropped", e->message);
+        return LUA_ERRRUN;
+    }
     int timed_out = armed && dl_disarm(s, prev);
     lua_remove(L, base);                            /* [results...] or [err] */
     if (s && (rc == LUA_ERRMEM || s->heap.over)) {
@@ -411,6 +448,13 @@ static int req_fields(lua_State *L) {
 static void state_close(rt_state *s) {
     if (!s) return;
     dl_forget(s);
+    if (s->abandoned) {
+        /* lua_close runs the pending __close handlers of its dead frames:
+         * each raises at once (the hook; armed and timed out for good). */
+        atomic_store(&s->armed, 1);
+        atomic_store(&s->timed_out, 1);
+        lua_sethook(s->L, rt_deadline_hook, LUA_MASKCALL | LUA_MASKCOUNT, 1);
+    }
     lua_close(s->L);
     if (s->gen) gen_unref(s->rt, s->gen);
     free(s);
@@ -892,9 +936,10 @@ rt_state *rt_checkout(rt_runtime *rt) {
 
 void rt_checkin(rt_runtime *rt, rt_state *s) {
     if (!s) return;
-    if (s->heap.over) {
-        /* Past its cap: whatever it holds goes, and the memory goes back to
-         * the system (glibc keeps freed blocks for reuse otherwise). */
+    if (s->heap.over || s->abandoned) {
+        /* Past its cap, or left stuck by its deadline: whatever it holds
+         * goes, and the memory goes back to the system (glibc keeps freed
+         * blocks for reuse otherwise). */
         state_close(s);
         malloc_trim(0);
         pthread_mutex_lock(&rt->mu);

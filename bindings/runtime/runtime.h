@@ -9,6 +9,8 @@
 #ifndef PG_RUNTIME_H
 #define PG_RUNTIME_H
 
+#include <pthread.h>
+
 #include <lua.h>
 
 #include "engine.h"
@@ -52,12 +54,22 @@ void rt_push_handler(rt_state *s, int route);
  * an error status with e filled: the memory cap (even when the script caught
  * the memory error; rt_checkin then closes the state) gives 503 lua_memory,
  * a deadline 504, an error table {status=, message=} that status, anything
- * else 500 (the traceback goes to the log, e->message stays short). */
+ * else 500 (the traceback goes to the log, e->message stays short). A
+ * request's call (serve.c) stuck inside a C function past its deadline is
+ * left by a jump (deadline.c): 504 deadline, and the state is abandoned
+ * (rt_state.abandoned: its stack is not to be touched; closed at checkin). */
 int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e);
 
 /* A fresh state with every module (for repl/run: full library). */
 lua_State *rt_open_state(pg_engine *eng, int flags);
 void rt_close_state(lua_State *L);
+/* A lock a C function holds while it calls back into Lua (data.locked):
+ * held = 1 after taking it, 0 before releasing it. A call left stuck in C
+ * (rt_pcall) releases the locks still noted, on its own thread. */
+void rt_lock_held(lua_State *L, pthread_mutex_t *m, int held);
+/* Shutdown: every running call is past its deadline from now on, and a
+ * request's call stuck in C is left at once. */
+void rt_stop_calls(void);
 /* Interrupt the state running on another thread (SIGINT in the repl). */
 void rt_interrupt(lua_State *L);
 

@@ -2,6 +2,8 @@
 #ifndef PG_RUNTIME_PRIV_H
 #define PG_RUNTIME_PRIV_H
 
+#include <pthread.h>
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 #include <time.h>
@@ -41,6 +43,8 @@ typedef struct rt_gen {
     uint64_t hash;              /* the config's hash, then every script and module file */
 } rt_gen;
 
+#define RT_HELD_MAX 8
+
 struct rt_state {
     lua_State *L;
     lb_heap heap;               /* the state's allocator and its count (lalloc.c) */
@@ -63,6 +67,12 @@ struct rt_state {
                                  * sampler probe run by a request that moved the sim's clock) */
     unsigned long wd_call;      /* watchdog only: the call it saw last, and that thread's CPU time then */
     struct timespec wd_cpu0;
+    atomic_ulong stuck;         /* the call still running DL_GRACE_MS of CPU after its deadline fired */
+    sigjmp_buf *escape;         /* a request's call (rt_pcall with escape_ok): where a stuck one leaves */
+    int escape_ok;              /* set by serve.c around a request's call */
+    int abandoned;              /* left by the escape: never touched again but by lua_close */
+    pthread_mutex_t *held[RT_HELD_MAX]; /* rt_lock_held: released when a stuck call is left */
+    int nheld;                  /* more than RT_HELD_MAX: a stuck call is not left */
     size_t gc_base;             /* heap bytes after its last collection (rt_collect) */
     int gc_due;                 /* grown enough since: rt_collect may take it */
     struct http_req *req;       /* the request being served, NULL between requests */
@@ -79,6 +89,16 @@ struct rt_state {
  * handler sets rt_deadline_hook, as lua.c does for SIGINT. The deadline
  * counts from the watchdog's first look at the call (at most a tick late). */
 int dl_arm(rt_state *s, int ms, rt_state **prev);   /* before the call: 1 when armed */
+/* A hook cannot reach a call stuck inside one C function (a pattern match
+ * that backtracks for hours, ("").rep(s, 1e15), table.move over 2^50 empty
+ * slots). When a request's call is still running DL_GRACE_MS of CPU after
+ * its deadline fired, the watchdog signals it again and the handler, if the
+ * thread is then executing podgym's own code (the Lua VM and libraries are
+ * linked in: never inside libc, so never inside malloc or with a libc lock
+ * held), jumps to s->escape in rt_pcall: the call fails with 504 deadline and
+ * the state is abandoned (closed at checkin, never reused). */
+#define DL_GRACE_MS 100
+
 int dl_disarm(rt_state *s, rt_state *prev);          /* after an armed call: 1 when the deadline fired */
 void dl_forget(rt_state *s);                         /* before the state is freed */
 void rt_deadline_hook(lua_State *L, lua_Debug *ar);

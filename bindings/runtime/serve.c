@@ -187,11 +187,13 @@ void pg_serve_request(void *ud, http_req *req, http_resp *resp) {
     push_req(L, req, method, &m);
     pg_err e;
     int base = lua_gettop(L) - 1;
+    st->escape_ok = 1;                              /* a call stuck in C is left (deadline.c) */
     int rc = rt_pcall(L, 1, LUA_MULTRET, eng->cfg.limits.lua_deadline_ms, &e);
-    rt_state_of(L)->req = NULL;
+    st->escape_ok = 0;
+    st->req = NULL;
     if (rc != LUA_OK) {
         if (e.status >= 500) pg_stats_lua_error(e.status == 504 && !strcmp(e.code, "deadline"));
-        if (lua_istable(L, -1)) error_table_resp(L, -1, &e, resp);
+        if (!st->abandoned && lua_istable(L, -1)) error_table_resp(L, -1, &e, resp);
         else error_resp(resp, &e);
     } else {
         results_resp(L, base, resp, &g->routes[m.id]);
