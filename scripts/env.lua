@@ -240,7 +240,7 @@ local function step_locked(env, fields, action)
   local scaled = delta == 0 and { scaled = false, reason = "stay" } or ops.scale_by(delta)
   local summary = ops.loadtest()
   local system = podview.system()
-  local kpis, reward = ops.reward(summary, system.ready_pods)
+  local kpis, reward = ops.reward(summary, system)
   local after = observe(fields, { system = system, kpis = kpis })
   n = n + 1
   local done = n >= env.max_steps

@@ -47,7 +47,7 @@ for i = 1, n do
   if d ~= 0 then ops.scale_by(d) end
   local summary = ops.loadtest()
   local sys = podview.system()
-  local _, r = ops.reward(summary, sys.ready_pods)
+  local _, r = ops.reward(summary, sys)
   sum = sum + r
 end
 local dt = clock.mono() - t0

@@ -1,6 +1,8 @@
-"""The mission on the simulated cluster: a client that behaves exactly like
-the thesis agent runs 200 steps; determinism; failure injection and
-pruning; bad input; the scaling bound under concurrency; policy edits."""
+"""The mission on the simulated cluster: the thesis agent's own loop for 500
+steps (after every scale the next /app/stat counts the target's pods, and
+the server's reward is the agent's); a client that behaves exactly like the
+thesis agent runs 200 steps; determinism; failure injection and pruning; bad
+input; the scaling bound under concurrency; policy edits."""
 import math
 import os
 import random
@@ -34,7 +36,7 @@ def server(config, lo=1, hi=5):
 def agent_reward(stat):
     """The thesis agent's formula on the KPIs the server returned."""
     rs = stat["requests_stat"]
-    pods = stat["containers"]["system"]["ready_pods"]
+    pods = stat["containers"]["system"]["online_pods"]
     return -(0.33 * math.log2(1 + rs["avg_latency"] / 1000)
              + 0.33 * math.log2(1 + rs["drop_packet_percentage"])
              + 0.33 * math.log2(pods))
@@ -42,6 +44,41 @@ def agent_reward(stat):
 
 def num(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def thesis_agent(seed, steps):
+    """The thesis agent's loop: GET /app/stat -> state (cpu, mem, online_pods)
+    -> scale in or out (a JSON body of "") -> GET /app/stat -> reward, from
+    that answer. -> (scales whose next /app/stat counts the target's pods,
+    steps whose server reward is the agent's, mismatches)."""
+    s = server(SIM % seed)
+    try:
+        rng = random.Random(seed)
+        st, stat, _ = s.get("/app/stat")
+        assert st == 200, (st, stat)
+        pods_ok = reward_ok = 0
+        wrong = []
+        for i in range(steps):
+            state = stat["containers"]["system"]
+            # a stand-in for the agent's policy: mostly follows the CPU, sometimes explores
+            busy = state["cpu_percent"] is not None and state["cpu_percent"] > 60
+            action = ("out" if busy else "in") if rng.random() < 0.5 else rng.choice(["in", "out"])
+            st, sc, _ = s.post("/pod/scale/" + action, body='""', headers=THESIS)
+            assert st == 200, (st, sc)
+            st, stat, _ = s.get("/app/stat")
+            assert st == 200, (st, stat)
+            online = stat["containers"]["system"]["online_pods"]
+            if online == sc["to"]:
+                pods_ok += 1
+            else:
+                wrong.append(("pods", i, action, sc["from"], sc["to"], online))
+            if online is not None and abs(stat["reward"] - agent_reward(stat)) <= 1e-9:
+                reward_ok += 1
+            else:
+                wrong.append(("reward", i, stat["reward"], online and agent_reward(stat)))
+        return pods_ok, reward_ok, wrong
+    finally:
+        s.cleanup()
 
 
 def episode(seed, steps, shape_checks):
@@ -91,6 +128,38 @@ def episode(seed, steps, shape_checks):
     finally:
         s.cleanup()
 
+
+t0 = time.time()
+pods_ok, reward_ok, wrong = thesis_agent(12, 500)
+print("# the thesis agent's loop, 500 steps of scale + GET /app/stat, took %.2f s" % (time.time() - t0))
+print("# online_pods after a scale equals the target: %d/500" % pods_ok)
+print("# the server's reward equals the agent's: %d/500" % reward_ok)
+check(pods_ok == 500, "after every scale the next /app/stat's online_pods is the target (%d/500; %s)"
+      % (pods_ok, wrong[:3]))
+check(reward_ok == 500, "on every step the server's reward is the agent's formula on the same answer (%d/500)"
+      % reward_ok)
+
+# wait_for in scaling.lua: "metrics" (the default) answers a scale-out once
+# the new pod reports metrics; "ready" as soon as it is Ready, before the
+# metrics API lists it.
+s = server(SIM % 9)
+try:
+    seen = {}
+    for wait_for in ("metrics", "ready"):
+        write(os.path.join(s.policies, "scaling.lua"),
+              'return { min = 1, max = 5, step = 1, timeout_s = 90, wait_for = "%s" }\n' % wait_for)
+        st, body, _ = s.post("/_engine/reload")
+        assert st == 200, (st, body)
+        s.post("/pod/set-pod-count/1", body='""', headers=THESIS)
+        st, sc, _ = s.post("/pod/scale/out", body='""', headers=THESIS)
+        sysd = s.get("/pod")[1]["system"]
+        seen[wait_for] = (st, sc.get("to"), sysd["ready_pods"], sysd["online_pods"])
+    check(seen["metrics"] == (200, 2, 2, 2), "wait_for metrics: after a scale-out to 2, 2 pods report metrics (%s)"
+          % (seen["metrics"],))
+    check(seen["ready"] == (200, 2, 2, 1), "wait_for ready: the scale-out answers with 2 pods Ready, the new one "
+          "not yet in the metrics API (%s)" % (seen["ready"],))
+finally:
+    s.cleanup()
 
 problems = []
 t0 = time.time()
