@@ -218,7 +218,8 @@ try:
     check(st == 409 and is_error(body, "no_episode"), "step before reset: 409")
     st, body, _ = s.post("/env/reset", body={"pods": 2, "seed": 5})
     check(st == 200 and body["observation"]["pods"] == 2, "reset starts an episode with 2 pods")
-    for bad in ({}, {"action": "up"}, {"action": 1}, {"action": None}, {"action": ["out"]}, "[1,2]"):
+    for bad in ({}, {"action": "up"}, {"action": 3}, {"action": -1}, {"action": 1.5}, {"action": None},
+                {"action": ["out"]}, "[1,2]", '""'):
         st, body, _ = s.post("/env/step", body=bad if not isinstance(bad, str) else bad,
                              headers={"Content-Type": "application/json"})
         check(st == 400 and is_error(body), "env/step with %r -> 400" % (bad,))
@@ -246,9 +247,9 @@ try:
         rewards.append(r.get("reward") if isinstance(r, dict) else None)
     check(not wrong, "every env/step -> observation, reward, kpis, done (%s)" % wrong[:2])
     check(len(rewards) == 20 and all(num(x) for x in rewards), "20 steps answered with rewards")
-    path = os.path.join(s.data, r0["file"])
+    path = r0["file"]
     with open(path) as f:
-        lines = f.read().splitlines()
+        lines = [line for line in f.read().splitlines() if not line.startswith("#")]
     check(lines[0] == DEFAULT_HEADER and len(lines) == 21, "the episode CSV has the default header and 20 rows")
     check(sorted(r0["observation"]) == ["cpu_percent", "mem_percent", "pods"]
           and sorted(r["observation"]) == ["cpu_percent", "mem_percent", "pods"],
@@ -259,12 +260,14 @@ try:
     os.remove(path)
     os.mkdir(path)
     st, body, _ = s.post("/env/step", body={"action": "stay"})
-    check(st == 500 and is_error(body, "io"), "env/step whose CSV row cannot be written -> 500 io")
+    check(st == 500 and is_error(body, "io") and body.get("file") == path and path in body["error"]["message"],
+          "env/step whose CSV row cannot be written -> 500 io naming the file (%s)" % (body,))
     os.rmdir(path)
     st, r, _ = s.post("/env/step", body={"action": "stay"})
     with open(path) as f:
         again = f.read().splitlines()
-    check(st == 200 and r["info"]["step"] == 21 and len(again) == 2 and again[1].split(",")[1] == "21",
+    check(st == 200 and r["info"]["step"] == 21 and len(again) == 3 and again[0].startswith("# podgym ")
+          and again[1] == DEFAULT_HEADER and again[2].split(",")[1] == "21",
           "the failed step did not count: the next one is step 21, in a new CSV with its header")
     st, h, _ = s.get("/hpa/recommend")
     check(st == 200 and h["action"] in ("in", "stay", "out") and 1 <= h["desired_replicas"] <= 5,
@@ -295,8 +298,8 @@ try:
     check(all(sorted(r["observation"]) == ["cpu_percent", "mem_percent", "p99_latency", "pods"] for r in steps)
           and all(r["observation"]["p99_latency"] == r["kpis"]["p99_latency"] > 0 for r in steps),
           "each step's observation has p99_latency, the step's own p99 latency")
-    with open(os.path.join(s.data, r0["file"])) as f:
-        rows = [line.split(",") for line in f.read().splitlines()]
+    with open(r0["file"]) as f:
+        rows = [line.split(",") for line in f.read().splitlines() if not line.startswith("#")]
     want = DEFAULT_HEADER.replace(",pods,", ",pods,p99_latency,").replace(",next_pods,", ",next_pods,next_p99_latency,")
     check(",".join(rows[0]) == want, "the episode CSV header has p99_latency and next_p99_latency after pods")
     col = {name: i for i, name in enumerate(rows[0])}

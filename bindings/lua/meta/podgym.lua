@@ -83,3 +83,8 @@ function request:json() end
 ---@field pods fun(system: podview.system): number the pod count of the reward (default: online_pods, 0 while null)
 ---@field reward fun(kpis: table<string, number>, pods: number): number a finite number
 
+---policies/env.lua: the environment of /env/reset, /env/step and GET /env/spec.
+---@class podgym.env_policy
+---@field max_steps integer an episode is truncated (and done) after this many steps
+---@field actions table<string, integer> name = scaling steps; ordered by steps (then name), the 0-based indices of a Discrete(n)
+---@field episodes_dir? string under data_dir: each run writes <episodes_dir>/<run id>/episode-<n>.csv
