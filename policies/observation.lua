@@ -19,7 +19,9 @@
 -- checked in full at each reset, and a step checks that it can compute them:
 -- a bad edit is a 500 naming this file.
 --
--- Default: the thesis agent's state, cpu %, memory % and ready pods.
+-- Default: the thesis agent's state, cpu %, memory % and online pods (the
+-- pods that report metrics: the count it read from containers.system, the
+-- count reward.lua's reward takes; null, like the percents, while none does).
 local scaling = require "scaling"
 
 local M = {}
@@ -28,7 +30,7 @@ local M = {}
 M.fields = {
   { name = "cpu_percent", unit = "%", low = 0, high = math.huge, value = function(s) return s.system.cpu_percent end },
   { name = "mem_percent", unit = "%", low = 0, high = math.huge, value = function(s) return s.system.mem_percent end },
-  { name = "pods", unit = "pods", low = 0, high = scaling.max, value = function(s) return s.system.ready_pods end },
+  { name = "pods", unit = "pods", low = 0, high = scaling.max, value = function(s) return s.system.online_pods end },
 }
 
 return M

@@ -4,6 +4,11 @@
 --   reward = -(0.33 log2(1 + avg_latency_ms / 1000)
 --            + 0.33 log2(1 + drop_percent)
 --            + 0.33 log2(pods))
+-- pods is the count pods(system) takes from the GET /pod system block the
+-- step answers with (GET /app/stat's containers.system, /env/step's state).
+local json = require "json"
+
+---@type podgym.reward_policy
 local M = {}
 
 M.weights = { latency = 0.33, drop = 0.33, pods = 0.33 }
@@ -28,6 +33,18 @@ function M.kpis(summary)
     throughput_rps = summary.throughput_rps or 0,
     duration_s = summary.duration_s or 0,
   }
+end
+
+--- The pod count of the reward: online_pods, the pods that report metrics,
+-- because that is the count the thesis agent read from the same answer
+-- (containers.system.online_pods) for both its state and its reward; a
+-- reward on another count (ready_pods) disagrees with the agent whenever a
+-- pod is Ready but not yet in the metrics API. While no pod reports metrics
+-- (online_pods is null) the count is 0, and the formula takes log2(1).
+function M.pods(system)
+  local n = system.online_pods
+  if n == json.null then return 0 end
+  return n
 end
 
 --- The reward of a state with these KPIs and this many pods.

@@ -1,7 +1,10 @@
--- POST /env/reset and /env/step: a gym-style environment, one request per
--- RL step. The actions and the episode length are policies/env.lua; what
--- the agent observes is policies/observation.lua. Every step is appended
--- to the episode's CSV under data_dir:
+-- POST /env/reset, /env/step and GET /env/spec: a gym-style environment,
+-- one request per RL step. The actions and the episode length are
+-- policies/env.lua; what the agent observes is policies/observation.lua.
+-- Every step is appended to the episode's CSV under data_dir,
+-- <episodes_dir>/<run id>/episode-<n>.csv, whose first line records what
+-- produced it, as a # comment (pandas.read_csv(comment="#") skips it):
+--   # podgym <version> run <run id> seed <seed> config <config hash>
 --   episode, step, time, <the observation acted on>, action,
 --   <the observation after, next_...>, avg_latency, drop_packet_percentage,
 --   total_packet_count, reward, done
@@ -48,7 +51,9 @@ local function env_policy_full()
   return env
 end
 
---- The action names, by the number of steps they scale by: "in", "stay", "out".
+--- The action names, by the number of steps they scale by: "in", "stay",
+-- "out". An action's index in this list (0-based, as gymnasium's Discrete)
+-- names it too.
 local function action_names(env)
   local names = {}
   for name in pairs(env.actions) do names[#names + 1] = name end
@@ -58,6 +63,19 @@ local function action_names(env)
     return a < b
   end)
   return names
+end
+
+--- The action a step's body names: an action of env.lua by name, or by its
+-- 0-based index in action_names(); anything else is a 400 that lists them.
+local function action_of(env, action)
+  if type(action) == "string" and env.actions[action] then return action end
+  local names = action_names(env_policy_full())
+  local i = math.type(action) and math.tointeger(action)
+  if i and i >= 0 and i < #names then return names[i + 1] end
+  local one_of = "\"" .. table.concat(names, "\", \"") .. "\" (or an index 0.." .. #names - 1 .. ")"
+  local message = (action == nil or action == json.null) and "action is required: one of " .. one_of
+                  or "action must be one of " .. one_of .. "; got " .. json.encode(action)
+  error({ status = 400, code = "bad_action", message = message }, 0)
 end
 
 -- CSV columns an observation field may not take.
@@ -130,22 +148,42 @@ local function observe(fields, measured)
   return obs
 end
 
---- The CSV header of an episode that observes these fields.
-local function header(fields)
+--- The CSV header row of an episode that observes these fields.
+local function columns(fields)
   local names = {}
   for i, f in ipairs(fields) do names[i] = f.name end
   return "episode,step,time," .. table.concat(names, ",") .. ",action,next_" .. table.concat(names, ",next_")
       .. "," .. table.concat(KPI_COLUMNS, ",") .. ",reward,done"
 end
 
--- The episode's state, kept in the shared dict so that any worker may serve
--- the next step: episode, step, its CSV file and header, and the
--- observation returned last (the state the agent acts on) as a name and a
--- value (NaN: null) per field, in order.
-local STATE, FIELD = "<i8i8s2s2", "s1d"
+--- The comment line an episode file starts with: the podgym version, the
+-- run (engine.status().run_id), the seed and the hash of the config,
+-- scripts and policies in force.
+local function provenance(status, seed)
+  return string.format("# podgym %s run %s seed %d config %s", status.version, status.run_id or "unknown",
+                       seed, status.config_hash or "unknown")
+end
 
-local function save_state(episode, step, file, head, fields, obs)
-  local parts = { string.pack(STATE, episode, step, file, head) }
+--- Append a row to the episode file (absolute), or raise the write's
+-- failure naming the file: 507 insufficient_storage (a full disk), 500 io.
+-- data.append leaves the file on its last whole row.
+local function append(file, row, head)
+  local path, err = data.append(file, row, head)
+  if not path then
+    error({ status = err.status or 500, code = err.code or "io", message = err.message, file = file }, 0)
+  end
+  return path
+end
+
+-- The episode's state, kept in the shared dict so that any worker may serve
+-- the next step: episode, step, whether it is done (1: the last step
+-- answered done), its CSV file (absolute) and header (the comment line and
+-- the columns), and the observation returned last (the state the agent acts
+-- on) as a name and a value (NaN: null) per field, in order.
+local STATE, FIELD = "<i8i8Bs2s2", "s1d"
+
+local function save_state(episode, step, done, file, head, fields, obs)
+  local parts = { string.pack(STATE, episode, step, done and 1 or 0, file, head) }
   for i, f in ipairs(fields) do
     local v = obs[f.name]
     parts[i + 1] = string.pack(FIELD, f.name, v == null and 0 / 0 or v)
@@ -153,26 +191,31 @@ local function save_state(episode, step, file, head, fields, obs)
   check(shared.set("env.state", table.concat(parts)))
 end
 
---- episode, step, file, header, names, values (lists, in the fields'
--- order); nil before the first reset.
+--- episode, step, done, file, header, names, values (lists, in the
+-- fields' order); nil before the first reset.
 local function load_state()
   local s = shared.get("env.state")
   if not s then return nil end
-  local episode, step, file, head, at = string.unpack(STATE, s)
+  local episode, step, done, file, head, at = string.unpack(STATE, s)
   local names, values, n = {}, {}, 0
   while at <= #s do
     n = n + 1
     names[n], values[n], at = string.unpack(FIELD, s, at)
     if values[n] ~= values[n] then values[n] = null end
   end
-  return episode, step, file, head, names, values
+  return episode, step, done == 1, file, head, names, values
 end
 
-local function body_of(req)
+--- The body's JSON object; an empty body is {}, and so is the thesis
+-- agent's JSON "" where agent_string is set. An array, a number or any other
+-- value is a 400.
+local function body_of(req, agent_string)
   if req.body == nil or req.body == "" then return {} end
   local b = req:json()
-  if type(b) ~= "table" then
-    error({ status = 400, code = "bad_body", message = "the body must be a JSON object" }, 0)
+  if agent_string and b == "" then return {} end
+  if type(b) ~= "table" or getmetatable(b) == json.array_mt then
+    error({ status = 400, code = "bad_body", message = "the body must be a JSON object"
+            .. (agent_string and ", empty or \"\"" or "") .. ", got " .. json.encode(b) }, 0)
   end
   return b
 end
@@ -187,7 +230,7 @@ local function int_field(b, key, default, code)
 end
 
 local function reset(req)
-  local b = body_of(req)
+  local b = body_of(req, true)
   local env, fields = env_policy_full(), observation_fields()
   local cfg = engine.config()
   local min, max = ops.bounds()
@@ -205,10 +248,21 @@ local function reset(req)
       ops.scale_to(pods)
     end
     local episode = check(shared.incr("env.episode", 1, 0))
-    local file = string.format("%s/episode-%d.csv", env.episodes_dir or "episodes", episode)
+    local status = engine.status()
+    local run = status.run_id or "unknown"
     local obs = observe(fields, { system = podview.system(), kpis = {} })
-    save_state(episode, 0, file, header(fields), fields, obs)
-    return { observation = obs, episode = episode, file = file, seed = seed, pods = pods }
+    -- the file of this run's episode, with its header, before the answer;
+    -- a reset that cannot write it (507, 500: the message names the file)
+    -- leaves no episode to step
+    local comment, cols = provenance(status, seed), columns(fields)
+    local file, err = data.append(string.format("%s/%s/episode-%d.csv", env.episodes_dir or "episodes", run, episode),
+                                  cols, comment)
+    if not file then
+      shared.delete("env.state")
+      check(nil, err)
+    end
+    save_state(episode, 0, false, file, comment .. "\n" .. cols, fields, obs)
+    return { observation = obs, episode = episode, file = file, run_id = run, seed = seed, pods = pods }
   end)
 end
 
@@ -224,9 +278,14 @@ end
 -- The step itself, under the "env" lock.
 local function step_locked(env, fields, action)
   -- before: the observation the agent saw and acted on
-  local episode, n, file, head, names, before = load_state()
+  local episode, n, over, file, head, names, before = load_state()
   if not episode then
     error({ status = 409, code = "no_episode", message = "call POST /env/reset first" }, 0)
+  end
+  if over then
+    error({ status = 409, code = "episode_done",
+            message = string.format("episode %d is done after step %d: POST /env/reset starts the next",
+                                    episode, n), episode = episode, step = n }, 0)
   end
   if not same_fields(names, fields) then
     error({ status = 409, code = "observation_changed",
@@ -240,10 +299,13 @@ local function step_locked(env, fields, action)
   local scaled = delta == 0 and { scaled = false, reason = "stay" } or ops.scale_by(delta)
   local summary = ops.loadtest()
   local system = podview.system()
-  local kpis, reward = ops.reward(summary, system.ready_pods)
+  local kpis, reward = ops.reward(summary, system)
   local after = observe(fields, { system = system, kpis = kpis })
   n = n + 1
-  local done = n >= env.max_steps
+  -- no state of the cluster ends an episode (terminated); its length does
+  -- (truncated), as gymnasium's TimeLimit
+  local terminated, truncated = false, n >= env.max_steps
+  local done = terminated or truncated
   -- episode, step, time, the observation acted on, action, the observation
   -- after, KPIs, reward, done: no value is nil (null is json.null)
   local row = { episode, n, k8s.now(), table.unpack(before) }
@@ -252,10 +314,10 @@ local function step_locked(env, fields, action)
   for _, c in ipairs(KPI_COLUMNS) do row[#row + 1] = kpis[c] or null end
   row[#row + 1] = reward
   row[#row + 1] = done
-  check(data.append(file, row, head))
-  save_state(episode, n, file, head, fields, after)   -- a step that failed above changed nothing here
+  append(file, row, head)
+  save_state(episode, n, done, file, head, fields, after)   -- a step that failed above changed nothing here
   return {
-    observation = after, reward = reward, kpis = kpis, done = done,
+    observation = after, reward = reward, kpis = kpis, terminated = terminated, truncated = truncated, done = done,
     info = { episode = episode, step = n, action = action, from = scaled.from, to = scaled.to,
              scaled = scaled.scaled, reason = scaled.reason },
   }
@@ -264,28 +326,64 @@ end
 local function step(req)
   local b = body_of(req)
   local env, fields = env_policy(), observation_policy_fields()
-  local action = b.action
-  if type(action) ~= "string" or not env.actions[action] then
-    local one_of = "\"" .. table.concat(action_names(env_policy_full()), "\", \"") .. "\""
-    local message = (action == nil or action == json.null) and "action is required: one of " .. one_of
-                    or "action must be one of " .. one_of .. "; got " .. json.encode(action)
-    error({ status = 400, code = "bad_action", message = message }, 0)
-  end
+  local action = action_of(env, b.action)
   return data.locked("env", step_locked, env, fields, action)
 end
+
+--- A JSON bound: math.huge (none) is null.
+local function bound(x)
+  if x == math.huge or x == -math.huge then return null end
+  return x
+end
+
+--- GET /env/spec: the observation (in order, with units and bounds) and the
+-- actions (in index order), so that a client builds its spaces from them.
+local function spec()
+  local env, fields = env_policy_full(), observation_fields()
+  local names = action_names(env)
+  local obs, low, high, actions = {}, {}, {}, {}
+  for i, f in ipairs(fields) do
+    low[i], high[i] = bound(f.low), bound(f.high)
+    obs[i] = { name = f.name, unit = f.unit, low = low[i], high = high[i] }
+  end
+  for i, name in ipairs(names) do actions[i] = { index = i - 1, name = name, steps = env.actions[name] } end
+  return {
+    observation = obs, actions = actions, max_steps = env.max_steps,
+    spaces = {
+      observation = { type = "Box", shape = { #fields }, low = low, high = high },
+      action = { type = "Discrete", n = #names },
+    },
+  }
+end
+
+-- The action names for the OpenAPI document: policies/env.lua's when the
+-- scripts load (every edit of a policy loads them anew); none while it is broken.
+local ok_names, declared = pcall(function() return action_names(env_policy_full()) end)
+local action_schema = {
+  description = "an action of policies/env.lua, by name or by its 0-based index (gymnasium's Discrete)",
+  oneOf = { { type = "string", enum = ok_names and declared or nil },
+            { type = "integer", minimum = 0, maximum = ok_names and #declared - 1 or nil } },
+}
 
 return {
   {
     method = "POST", path = "/env/reset",
-    summary = "Start an episode: {pods, seed} (both optional); returns the first observation",
+    summary = "Start an episode: {pods, seed} (both optional; an empty body or \"\" too); "
+           .. "returns the first observation and the episode file",
     body = { type = "object", properties = { pods = { type = "integer" }, seed = { type = "integer" } } },
     handler = reset,
   },
   {
     method = "POST", path = "/env/step",
-    summary = "One RL step: {action: in|stay|out} -> observation, reward, kpis, done, info",
-    body = { type = "object", required = { "action" },
-             properties = { action = { type = "string", enum = { "in", "stay", "out" } } } },
+    summary = "One RL step: {action: a name or index of policies/env.lua} -> observation, reward, kpis, "
+           .. "terminated, truncated, done, info; 409 episode_done once the episode is done",
+    body = { type = "object", required = { "action" }, properties = { action = action_schema } },
     handler = step,
+  },
+  {
+    method = "GET", path = "/env/spec",
+    summary = "The observation (names, units, bounds: policies/observation.lua) and the actions "
+           .. "(policies/env.lua), with gymnasium's spaces",
+    handler = spec,
   },
 }

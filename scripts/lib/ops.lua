@@ -28,13 +28,18 @@ function M.policy_failed(file, what, err)
   bad_policy(file, what .. " failed: " .. tostring(err))
 end
 
---- The scaling bounds of policies/scaling.lua, checked on every call:
--- min, max, step, timeout_s.
+-- What a scale may wait for (policies/scaling.lua's wait_for): the target
+-- count of pods Ready and reporting metrics, or only Ready.
+local WAIT_FOR = { metrics = true, ready = true }
+
+--- The scaling policy of policies/scaling.lua, checked on every call:
+-- min, max, step, timeout_s and wait_for ("metrics" or "ready").
 function M.bounds()
   local s = require "scaling"
   if type(s) ~= "table" then bad_policy("scaling.lua", "must return a table") end
   local min, max, step = s.min, s.max, s.step or 1
   local timeout = s.timeout_s or 90
+  local wait_for = s.wait_for or "metrics"
   if math.type(min) ~= "integer" or math.type(max) ~= "integer" or math.type(step) ~= "integer" then
     bad_policy("scaling.lua", string.format("min, max and step must be integers (got %s, %s, %s)",
                                             tostring(min), tostring(max), tostring(step)))
@@ -44,15 +49,19 @@ function M.bounds()
   end
   if step < 1 then bad_policy("scaling.lua", "step must be at least 1") end
   if type(timeout) ~= "number" or not (timeout > 0) then bad_policy("scaling.lua", "timeout_s must be > 0") end
-  return min, max, step, timeout
+  if not WAIT_FOR[wait_for] then
+    bad_policy("scaling.lua", "wait_for must be \"metrics\" or \"ready\", got " .. tostring(s.wait_for))
+  end
+  return min, max, step, timeout, wait_for
 end
 
 --- Scale to the target that target_of(from, min, max, step, arg) picks
 -- (within bounds; or from and a reason not to move) and wait until that many
--- pods are ready. Serialized process-wide. Returns the seed's timing fields
--- plus from/to/scaled/reason. A wait timeout raises a 504 carrying the state.
+-- pods are ready (and report metrics, as scaling.lua's wait_for says).
+-- Serialized process-wide. Returns the seed's timing fields plus
+-- from/to/scaled/reason. A wait timeout raises a 504 carrying the state.
 local function scale_locked(target_of, arg)
-  local min, max, step, timeout = M.bounds()
+  local min, max, step, timeout, wait_for = M.bounds()
   local from = check(k8s.replicas())
   local to, reason = target_of(from, min, max, step, arg)
   local start = k8s.now()
@@ -61,7 +70,7 @@ local function scale_locked(target_of, arg)
              start_time = start, finish_time = start, time_spent_sec = 0 }
   end
   if to ~= from then check(k8s.scale(to)) end
-  local _, werr = k8s.wait { ready = to, settled = false, timeout = timeout }
+  local _, werr = k8s.wait { ready = to, settled = false, metrics = wait_for == "metrics", timeout = timeout }
   local finish = k8s.now()
   if werr then
     werr.from, werr.to = from, to
@@ -106,14 +115,15 @@ function M.scale_to(n)
 end
 
 --- Prune pods in unsatisfactory states (policies/pruning.lua), set replicas
--- to the healthy count (never below the minimum) and wait until converged.
+-- to the healthy count (never below the minimum) and wait until converged
+-- (the pods reporting metrics too, as scaling.lua's wait_for says).
 function M.prune()
   local pruning = require "pruning"
   if type(pruning) ~= "table" or type(pruning.unsatisfactory) ~= "function" then
     bad_policy("pruning.lua", "must return a table with unsatisfactory(pod)")
   end
   return data.locked("scale", function()
-    local min, max, _, timeout = M.bounds()
+    local min, max, _, timeout, wait_for = M.bounds()
     local pods = check(k8s.pods())
     local bad, healthy = {}, 0
     for _, p in ipairs(pods) do
@@ -131,7 +141,7 @@ function M.prune()
       local ok, err = k8s.delete_pod(b.name, { grace = 0 })
       if not ok and err.status ~= 404 then check(nil, err) end
     end
-    local _, err = k8s.wait { ready = target, settled = true, timeout = timeout }
+    local _, err = k8s.wait { ready = target, settled = true, metrics = wait_for == "metrics", timeout = timeout }
     if err then
       err.pruned = json.array(bad)
       error(err, 0)
@@ -155,23 +165,31 @@ function M.loadtest()
   return check(res, err).summary
 end
 
---- The reward policy applied to a summary: kpis, reward (checked).
-function M.reward(summary, pods)
+--- The reward policy applied to a load-test summary and the GET /pod
+-- system block the step answers with: kpis, reward (checked) and the pod
+-- count the reward took (reward.lua's pods(system)).
+function M.reward(summary, system)
   local reward = require "reward"
-  if type(reward) ~= "table" or type(reward.kpis) ~= "function" or type(reward.reward) ~= "function" then
-    bad_policy("reward.lua", "must return a table with kpis(summary) and reward(kpis, pods)")
+  if type(reward) ~= "table" or type(reward.kpis) ~= "function" or type(reward.reward) ~= "function"
+     or type(reward.pods) ~= "function" then
+    bad_policy("reward.lua", "must return a table with kpis(summary), pods(system) and reward(kpis, pods)")
   end
   local ok, kpis = pcall(reward.kpis, summary)
   if not ok then M.policy_failed("reward.lua", "kpis()", kpis) end
   if type(kpis) ~= "table" then
     bad_policy("reward.lua", "kpis() returned " .. type(kpis) .. " " .. tostring(kpis) .. ", not a table")
   end
+  local pok, pods = pcall(reward.pods, system)
+  if not pok then M.policy_failed("reward.lua", "pods()", pods) end
+  if math.type(pods) == nil or not (pods >= 0) or pods == math.huge then
+    bad_policy("reward.lua", "pods() returned " .. type(pods) .. " " .. tostring(pods) .. ", not a number >= 0")
+  end
   local rok, r = pcall(reward.reward, kpis, pods)
   if not rok then M.policy_failed("reward.lua", "reward()", r) end
   if math.type(r) == nil or r ~= r or r == math.huge or r == -math.huge then
     bad_policy("reward.lua", "reward() returned " .. type(r) .. " " .. tostring(r) .. ", not a finite number")
   end
-  return kpis, r
+  return kpis, r, pods
 end
 
 return M

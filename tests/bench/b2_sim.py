@@ -2,6 +2,7 @@
 same client), B4 (RL steps/s in-process)."""
 import os
 import re
+import shutil
 import tempfile
 import http.client
 
@@ -47,7 +48,7 @@ for i = 1, n do
   if d ~= 0 then ops.scale_by(d) end
   local summary = ops.loadtest()
   local sys = podview.system()
-  local _, r = ops.reward(summary, sys.ready_pods)
+  local _, r = ops.reward(summary, sys)
   sum = sum + r
 end
 local dt = clock.mono() - t0
@@ -55,10 +56,24 @@ print(string.format("steps=%d seconds=%.4f rate=%.1f", n, dt, n / dt))
 """
 
 
+def endless_policies(ctx):
+    """A copy of the tree's policies whose episodes outlast any B3 run (env.lua's
+    max_steps = 10^9; a step past the end is a 409): B3 measures steps, not resets."""
+    d = tempfile.mkdtemp(prefix="podgym-bench-policies-")
+    shutil.copytree(os.path.join(ctx.src, "policies"), d, dirs_exist_ok=True)
+    path = os.path.join(d, "env.lua")
+    with open(path) as f:
+        text = re.sub(r"max_steps = \d+", "max_steps = 1000000000", f.read())
+    with open(path, "w") as f:
+        f.write(text)
+    return d
+
+
 def run(ctx):
     rows = []
     nport, nstop = ctx.nginx()
-    srv = ctx.server("sim: {speed: 0, replicas: 5}\n" + SEED_PLAN)
+    policies = endless_policies(ctx)
+    srv = ctx.server("sim: {speed: 0, replicas: 5}\n" + SEED_PLAN, policies=policies)
     try:
         c = http.client.HTTPConnection("127.0.0.1", srv.port)
         c.request("POST", "/pod/set-pod-count/5", body='""', headers={"Content-Type": "application/json"})
@@ -106,6 +121,7 @@ def run(ctx):
     finally:
         srv.stop()
         nstop()
+        shutil.rmtree(policies, ignore_errors=True)
     out = ctx.run_lua(INPROC, ["100000"], "sim: {speed: 0}\n" + SEED_PLAN)
     m = re.search(r"steps=(\d+) seconds=([\d.]+) rate=([\d.]+)", out.stdout)
     rate = float(m.group(3)) if m else 0.0

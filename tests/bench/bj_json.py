@@ -37,7 +37,7 @@ local batch = {}
 for i = 1, 64 do
   local summary = ops.loadtest()
   local sys = podview.system()
-  local kpis, reward = ops.reward(summary, sys.ready_pods)
+  local kpis, reward = ops.reward(summary, sys)
   batch[i] = {
     observation = { cpu_percent = sys.cpu_percent, mem_percent = sys.mem_percent, pods = sys.ready_pods },
     reward = reward, kpis = kpis, done = false, truncated = false,

@@ -1,6 +1,8 @@
-"""The mission on the simulated cluster: a client that behaves exactly like
-the thesis agent runs 200 steps; determinism; failure injection and
-pruning; bad input; the scaling bound under concurrency; policy edits."""
+"""The mission on the simulated cluster: the thesis agent's own loop for 500
+steps (after every scale the next /app/stat counts the target's pods, and
+the server's reward is the agent's); a client that behaves exactly like the
+thesis agent runs 200 steps; determinism; failure injection and pruning; bad
+input; the scaling bound under concurrency; policy edits."""
 import math
 import os
 import random
@@ -34,7 +36,7 @@ def server(config, lo=1, hi=5):
 def agent_reward(stat):
     """The thesis agent's formula on the KPIs the server returned."""
     rs = stat["requests_stat"]
-    pods = stat["containers"]["system"]["ready_pods"]
+    pods = stat["containers"]["system"]["online_pods"]
     return -(0.33 * math.log2(1 + rs["avg_latency"] / 1000)
              + 0.33 * math.log2(1 + rs["drop_packet_percentage"])
              + 0.33 * math.log2(pods))
@@ -42,6 +44,41 @@ def agent_reward(stat):
 
 def num(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def thesis_agent(seed, steps):
+    """The thesis agent's loop: GET /app/stat -> state (cpu, mem, online_pods)
+    -> scale in or out (a JSON body of "") -> GET /app/stat -> reward, from
+    that answer. -> (scales whose next /app/stat counts the target's pods,
+    steps whose server reward is the agent's, mismatches)."""
+    s = server(SIM % seed)
+    try:
+        rng = random.Random(seed)
+        st, stat, _ = s.get("/app/stat")
+        assert st == 200, (st, stat)
+        pods_ok = reward_ok = 0
+        wrong = []
+        for i in range(steps):
+            state = stat["containers"]["system"]
+            # a stand-in for the agent's policy: mostly follows the CPU, sometimes explores
+            busy = state["cpu_percent"] is not None and state["cpu_percent"] > 60
+            action = ("out" if busy else "in") if rng.random() < 0.5 else rng.choice(["in", "out"])
+            st, sc, _ = s.post("/pod/scale/" + action, body='""', headers=THESIS)
+            assert st == 200, (st, sc)
+            st, stat, _ = s.get("/app/stat")
+            assert st == 200, (st, stat)
+            online = stat["containers"]["system"]["online_pods"]
+            if online == sc["to"]:
+                pods_ok += 1
+            else:
+                wrong.append(("pods", i, action, sc["from"], sc["to"], online))
+            if online is not None and abs(stat["reward"] - agent_reward(stat)) <= 1e-9:
+                reward_ok += 1
+            else:
+                wrong.append(("reward", i, stat["reward"], online and agent_reward(stat)))
+        return pods_ok, reward_ok, wrong
+    finally:
+        s.cleanup()
 
 
 def episode(seed, steps, shape_checks):
@@ -91,6 +128,38 @@ def episode(seed, steps, shape_checks):
     finally:
         s.cleanup()
 
+
+t0 = time.time()
+pods_ok, reward_ok, wrong = thesis_agent(12, 500)
+print("# the thesis agent's loop, 500 steps of scale + GET /app/stat, took %.2f s" % (time.time() - t0))
+print("# online_pods after a scale equals the target: %d/500" % pods_ok)
+print("# the server's reward equals the agent's: %d/500" % reward_ok)
+check(pods_ok == 500, "after every scale the next /app/stat's online_pods is the target (%d/500; %s)"
+      % (pods_ok, wrong[:3]))
+check(reward_ok == 500, "on every step the server's reward is the agent's formula on the same answer (%d/500)"
+      % reward_ok)
+
+# wait_for in scaling.lua: "metrics" (the default) answers a scale-out once
+# the new pod reports metrics; "ready" as soon as it is Ready, before the
+# metrics API lists it.
+s = server(SIM % 9)
+try:
+    seen = {}
+    for wait_for in ("metrics", "ready"):
+        write(os.path.join(s.policies, "scaling.lua"),
+              'return { min = 1, max = 5, step = 1, timeout_s = 90, wait_for = "%s" }\n' % wait_for)
+        st, body, _ = s.post("/_engine/reload")
+        assert st == 200, (st, body)
+        s.post("/pod/set-pod-count/1", body='""', headers=THESIS)
+        st, sc, _ = s.post("/pod/scale/out", body='""', headers=THESIS)
+        sysd = s.get("/pod")[1]["system"]
+        seen[wait_for] = (st, sc.get("to"), sysd["ready_pods"], sysd["online_pods"])
+    check(seen["metrics"] == (200, 2, 2, 2), "wait_for metrics: after a scale-out to 2, 2 pods report metrics (%s)"
+          % (seen["metrics"],))
+    check(seen["ready"] == (200, 2, 2, 1), "wait_for ready: the scale-out answers with 2 pods Ready, the new one "
+          "not yet in the metrics API (%s)" % (seen["ready"],))
+finally:
+    s.cleanup()
 
 problems = []
 t0 = time.time()
@@ -149,7 +218,8 @@ try:
     check(st == 409 and is_error(body, "no_episode"), "step before reset: 409")
     st, body, _ = s.post("/env/reset", body={"pods": 2, "seed": 5})
     check(st == 200 and body["observation"]["pods"] == 2, "reset starts an episode with 2 pods")
-    for bad in ({}, {"action": "up"}, {"action": 1}, {"action": None}, {"action": ["out"]}, "[1,2]"):
+    for bad in ({}, {"action": "up"}, {"action": 3}, {"action": -1}, {"action": 1.5}, {"action": None},
+                {"action": ["out"]}, "[1,2]", '""'):
         st, body, _ = s.post("/env/step", body=bad if not isinstance(bad, str) else bad,
                              headers={"Content-Type": "application/json"})
         check(st == 400 and is_error(body), "env/step with %r -> 400" % (bad,))
@@ -177,9 +247,9 @@ try:
         rewards.append(r.get("reward") if isinstance(r, dict) else None)
     check(not wrong, "every env/step -> observation, reward, kpis, done (%s)" % wrong[:2])
     check(len(rewards) == 20 and all(num(x) for x in rewards), "20 steps answered with rewards")
-    path = os.path.join(s.data, r0["file"])
+    path = r0["file"]
     with open(path) as f:
-        lines = f.read().splitlines()
+        lines = [line for line in f.read().splitlines() if not line.startswith("#")]
     check(lines[0] == DEFAULT_HEADER and len(lines) == 21, "the episode CSV has the default header and 20 rows")
     check(sorted(r0["observation"]) == ["cpu_percent", "mem_percent", "pods"]
           and sorted(r["observation"]) == ["cpu_percent", "mem_percent", "pods"],
@@ -190,12 +260,14 @@ try:
     os.remove(path)
     os.mkdir(path)
     st, body, _ = s.post("/env/step", body={"action": "stay"})
-    check(st == 500 and is_error(body, "io"), "env/step whose CSV row cannot be written -> 500 io")
+    check(st == 500 and is_error(body, "io") and body.get("file") == path and path in body["error"]["message"],
+          "env/step whose CSV row cannot be written -> 500 io naming the file (%s)" % (body,))
     os.rmdir(path)
     st, r, _ = s.post("/env/step", body={"action": "stay"})
     with open(path) as f:
         again = f.read().splitlines()
-    check(st == 200 and r["info"]["step"] == 21 and len(again) == 2 and again[1].split(",")[1] == "21",
+    check(st == 200 and r["info"]["step"] == 21 and len(again) == 3 and again[0].startswith("# podgym ")
+          and again[1] == DEFAULT_HEADER and again[2].split(",")[1] == "21",
           "the failed step did not count: the next one is step 21, in a new CSV with its header")
     st, h, _ = s.get("/hpa/recommend")
     check(st == 200 and h["action"] in ("in", "stay", "out") and 1 <= h["desired_replicas"] <= 5,
@@ -226,8 +298,8 @@ try:
     check(all(sorted(r["observation"]) == ["cpu_percent", "mem_percent", "p99_latency", "pods"] for r in steps)
           and all(r["observation"]["p99_latency"] == r["kpis"]["p99_latency"] > 0 for r in steps),
           "each step's observation has p99_latency, the step's own p99 latency")
-    with open(os.path.join(s.data, r0["file"])) as f:
-        rows = [line.split(",") for line in f.read().splitlines()]
+    with open(r0["file"]) as f:
+        rows = [line.split(",") for line in f.read().splitlines() if not line.startswith("#")]
     want = DEFAULT_HEADER.replace(",pods,", ",pods,p99_latency,").replace(",next_pods,", ",next_pods,next_p99_latency,")
     check(",".join(rows[0]) == want, "the episode CSV header has p99_latency and next_p99_latency after pods")
     col = {name: i for i, name in enumerate(rows[0])}

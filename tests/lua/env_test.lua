@@ -22,9 +22,12 @@ require("env").episodes_dir = dir
 local A, B = dofile(script), dofile(script)       -- [1] reset, [2] step
 local RESET, STEP = 1, 2
 
+-- the rows of an episode file (an absolute path), after its # comment line
 local function csv_rows(file)
   local rows = {}
-  for line in io.lines(engine.config().data_dir .. "/" .. file) do rows[#rows + 1] = line end
+  for line in io.lines(file) do
+    if line:sub(1, 1) ~= "#" then rows[#rows + 1] = line end
+  end
   return rows
 end
 
@@ -61,6 +64,23 @@ check(table.concat(keys, ",") == "cpu_percent,mem_percent,pods", "the default ob
 check(csv_rows(r2.file)[1] == "episode,step,time,cpu_percent,mem_percent,pods,action,next_cpu_percent,"
       .. "next_mem_percent,next_pods,avg_latency,drop_packet_percentage,total_packet_count,reward,done",
       "the default episode CSV header")
+
+-- The episode file: this run's, absolute, and it starts with a comment
+-- line that says what produced it, then the columns.
+local status = engine.status()
+local first = io.lines(r.file)()
+check(r.file:sub(1, 1) == "/" and r.file:find("/" .. status.run_id .. "/episode-" .. r.episode .. ".csv", 1, true)
+      and r.run_id == status.run_id, "the episode file is absolute and in a folder of this run (" .. r.file .. ")")
+check(first == string.format("# podgym %s run %s seed 7 config %s", status.version, status.run_id,
+                             status.config_hash or "unknown"),
+      "the episode file's first line records version, run, seed and config (" .. first .. ")")
+
+-- Integer actions are indices into the actions ordered by their steps.
+local before_pods = k8s.replicas()
+local si = call(A, STEP, '{"action": 2}')
+check(si.info.action == "out" and k8s.replicas() == math.min(before_pods + 1, 5), "action 2 is out")
+si = call(B, STEP, '{"action": 0}')
+check(si.info.action == "in", "action 0 is in")
 
 -- the episode and its step, as the shared dict holds them
 local function load_episode() return shared.get("env.state") end
@@ -136,8 +156,39 @@ envp.max_steps = 200
 envp.actions.out = 1.5
 fails(STEP, OUT, "bad_policy", "env.lua: action out = 1.5", "an action that is not an integer: 500")
 envp.actions.out = 1
+fails(STEP, '{"action": 3}', "bad_action", 'one of "in", "stay", "out" %(or an index 0..2%); got 3',
+      "an index past the actions: 400 naming them")
+fails(STEP, '{"action": 1.5}', "bad_action", "got 1.5", "an index that is not an integer: 400")
 
-for _, f in ipairs { file, r2.file, r3.file, r4.file, r5.file } do os.remove(engine.config().data_dir .. "/" .. f) end
+-- A line in env.lua adds an action, by name and by index.
+envp.actions.out2 = 2
+local r6 = call(A, RESET, '{"pods": 1, "seed": 3}')
+local s6 = call(A, STEP, '{"action": 3}')
+check(s6.info.action == "out2" and s6.info.from == 1 and s6.info.to == 3, "an action added to env.lua: index 3 is out2, +2 pods")
+fails(STEP, '{"action": "up"}', "bad_action", '"in", "stay", "out", "out2" %(or an index 0..3%)',
+      "the 400 of an unknown action lists the added one")
+envp.actions.out2 = nil
+
+-- An episode is truncated at max_steps, and done; its next step is a 409
+-- until a reset.
+envp.max_steps = 2
+local r7 = call(A, RESET, "")
+local s71, s72 = call(A, STEP, OUT), call(B, STEP, OUT)
+check(not s71.done and not s71.truncated and s71.terminated == false and s72.truncated and s72.done
+      and s72.terminated == false, "step 2 of max_steps 2 is truncated and done, never terminated")
+fails(STEP, OUT, "episode_done", "episode " .. r7.episode .. " is done after step 2", "a step past the end: 409")
+check(#csv_rows(r7.file) == 3, "the ended episode's file holds its 2 rows, none past the end")
+local r7b = call(B, RESET, '""')
+check(call(A, STEP, OUT).info.step == 1, "after a reset (a JSON \"\" body) the steps go on")
+envp.max_steps = 200
+local r8 = call(A, RESET, "{}")
+fails(RESET, "[1]", "bad_body", "must be a JSON object, empty or", "reset with an array: 400")
+fails(RESET, "3", "bad_body", "must be a JSON object", "reset with a number: 400")
+
+for _, f in ipairs { file, r2.file, r3.file, r4.file, r5.file, r6.file, r7.file, r7b.file, r8.file } do
+  os.remove(f)
+end
+os.remove(engine.config().data_dir .. "/" .. dir .. "/" .. r.run_id)
 os.remove(engine.config().data_dir .. "/" .. dir)
 print(string.format("%d passed, %d failed", count - failures, failures))
 if failures > 0 then error(failures .. " checks failed") end

@@ -61,14 +61,14 @@ local scaling = require "scaling"
 local ops = require "ops"
 local function bounds() return table.concat({ ops.bounds() }, ",") end
 scaling.min, scaling.max, scaling.step, scaling.timeout_s = 2, 3, 1, 7
-check(bounds() == "2,3,1,7", "ops.bounds: the table's min 2, max 3, step 1, 7 s")
+check(bounds() == "2,3,1,7,metrics", "ops.bounds: the table's min 2, max 3, step 1, 7 s, waiting for metrics")
 scaling.max = 8
-check(bounds() == "2,8,1,7", "ops.bounds: an edited max is seen at once")
+check(bounds() == "2,8,1,7,metrics", "ops.bounds: an edited max is seen at once")
 scaling.min = 9
 local ok, err = pcall(ops.bounds)
 check(not ok and type(err) == "table" and err.code == "bad_policy", "ops.bounds: min > max after an edit is a bad policy")
 scaling.min, scaling.step, scaling.timeout_s = 2, 2, 30
-check(bounds() == "2,8,2,30", "ops.bounds: edited step and timeout are seen")
+check(bounds() == "2,8,2,30,metrics", "ops.bounds: edited step and timeout are seen")
 scaling.min = 1.5
 ok, err = pcall(ops.bounds)
 check(not ok and err.code == "bad_policy" and err.message:find("scaling.lua: min, max and step must be integers (got 1.5,", 1, true),
@@ -77,7 +77,16 @@ scaling.min, scaling.timeout_s = 2, 0
 ok, err = pcall(ops.bounds)
 check(not ok and err.message:find("timeout_s must be > 0", 1, true), "ops.bounds: timeout_s 0 is a bad policy")
 scaling.max, scaling.step, scaling.timeout_s = 3, 1, 7
-check(bounds() == "2,3,1,7", "ops.bounds: back to the table's own values")
+scaling.wait_for = "ready"
+check(bounds() == "2,3,1,7,ready", "ops.bounds: wait_for \"ready\" is seen")
+scaling.wait_for = "soon"
+ok, err = pcall(ops.bounds)
+check(not ok and err.code == "bad_policy" and err.message:find('scaling.lua: wait_for must be "metrics" or "ready", got soon', 1, true),
+      "ops.bounds: a wait_for that is neither metrics nor ready is a bad policy naming it")
+scaling.wait_for = nil
+check(bounds() == "2,3,1,7,metrics", "ops.bounds: without wait_for a scale waits for metrics")
+scaling.wait_for = "metrics"
+check(bounds() == "2,3,1,7,metrics", "ops.bounds: back to the table's own values")
 
 -- podview.round2 rounds half up to 2 decimals, as floor(x * 100 + 0.5) / 100
 local round2 = require("podview").round2
@@ -111,20 +120,31 @@ check(reward.reward({ avg_latency = 100, drop_packet_percentage = 20 }, 2)
 
 -- ops.reward checks the policy on every use: an edit that breaks it is a
 -- 500 naming reward.lua and the function
-local kpis_fn, reward_fn = reward.kpis, reward.reward
+local kpis_fn, reward_fn, pods_fn = reward.kpis, reward.reward, reward.pods
 reward.reward = nil
-ok, err = pcall(ops.reward, summary, 2)
+ok, err = pcall(ops.reward, summary, { online_pods = 2 })
 check(not ok and err.code == "bad_policy" and err.message:find("reward.lua: must return a table with kpis", 1, true),
       "ops.reward: a reward policy without reward() is a bad policy")
 reward.reward = function() return 0 / 0 end
-ok, err = pcall(ops.reward, summary, 2)
+ok, err = pcall(ops.reward, summary, { online_pods = 2 })
 check(not ok and err.message:find("reward() returned number", 1, true), "ops.reward: a NaN reward is a bad policy")
 reward.kpis = function(x) return x.no.such end
-ok, err = pcall(ops.reward, summary, 2)
+ok, err = pcall(ops.reward, summary, { online_pods = 2 })
 check(not ok and err.message:find("reward.lua: kpis() failed: ", 1, true), "ops.reward: kpis() that raises names kpis()")
 reward.kpis, reward.reward = kpis_fn, reward_fn
-local _, r = ops.reward(summary, 3)
-check(near(r, expect), "ops.reward: back to the thesis formula")
+reward.pods = function(s) return s.ready_pods end
+ok, err = pcall(ops.reward, summary, { online_pods = 2 })
+check(not ok and err.message:find("reward.lua: pods() returned nil nil, not a number >= 0", 1, true),
+      "ops.reward: a pod count that is not a number is a bad policy")
+reward.kpis, reward.reward, reward.pods = kpis_fn, reward_fn, pods_fn
+local _, r, pods = ops.reward(summary, { online_pods = 3, ready_pods = 4, total_pods = 5 })
+check(near(r, expect) and pods == 3, "ops.reward: back to the thesis formula, on online_pods")
+
+-- reward.lua's pod count is the one the thesis agent read: online_pods
+check(reward.pods { online_pods = 2, ready_pods = 3, total_pods = 3 } == 2,
+      "reward.pods: online_pods (the pods in the metrics API), not ready_pods")
+check(reward.pods { online_pods = null, ready_pods = 1, total_pods = 1 } == 0,
+      "reward.pods: 0 while no pod reports metrics (online_pods null)")
 
 -- observation.lua: the thesis agent's state, in order, from the GET /pod system block
 local observation = require "observation"
@@ -135,7 +155,8 @@ check(table.concat(names, ",") == "cpu_percent,mem_percent,pods" and table.conca
 local sys = { cpu_percent = 42.5, mem_percent = null, ready_pods = 3, online_pods = 2 }
 local values = {}
 for i, f in ipairs(observation.fields) do values[i] = f.value { system = sys, kpis = {} } end
-check(values[1] == 42.5 and values[2] == null and values[3] == 3, "observation: the values come from s.system (ready pods)")
+check(values[1] == 42.5 and values[2] == null and values[3] == 2,
+      "observation: the values come from s.system (online pods, as the thesis agent read them)")
 check(observation.fields[3].low == 0 and observation.fields[3].high == scaling.max
       and observation.fields[1].low == 0 and observation.fields[1].high == math.huge,
       "observation: pods within [0, scaling.max], percents from 0, unbounded above")

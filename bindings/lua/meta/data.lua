@@ -7,7 +7,8 @@ data = {}
 ---Append one line to file (under data_dir; folders are created). A list of
 ---fields is formatted as one CSV row: numbers as JSON prints them, booleans
 ---1/0, nil and json.null empty, strings quoted when they hold a comma, quote
----or newline. header is written first when the file is new or empty. The
+---or newline. header (one line or several, e.g. a # comment line and the
+---column names) is written first when the file is new or empty. The
 ---row goes out with one write(2) on an O_APPEND descriptor: concurrent
 ---appends never interleave and a row is never half-written.
 ---@param file string a path under data_dir

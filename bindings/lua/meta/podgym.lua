@@ -67,3 +67,24 @@ function request:json() end
 ---@field ready_pods integer pods that are Ready
 ---@field desired_pods integer the Deployment's replicas
 ---@field metrics_age_s number|lightuserdata age of the oldest metric; json.null without metrics
+
+---policies/scaling.lua: the bounds and step of every scaling route, and what a scale waits for.
+---@class podgym.scaling_policy
+---@field min integer never fewer pods
+---@field max integer never more pods
+---@field step? integer pods added or removed by scale/in and scale/out (default 1)
+---@field timeout_s? number how long a scale waits, then 504 (default 90)
+---@field wait_for? "metrics"|"ready" "metrics" (default): the target count of pods Ready and reporting metrics, as the thesis's service waited; "ready": Ready only
+
+---policies/reward.lua: the KPIs of a load test and the reward of a step.
+---@class podgym.reward_policy
+---@field weights table<string, number>
+---@field kpis fun(summary: table): table<string, number> the KPIs of a load-test summary (avg_latency, drop_packet_percentage, ...)
+---@field pods fun(system: podview.system): number the pod count of the reward (default: online_pods, 0 while null)
+---@field reward fun(kpis: table<string, number>, pods: number): number a finite number
+
+---policies/env.lua: the environment of /env/reset, /env/step and GET /env/spec.
+---@class podgym.env_policy
+---@field max_steps integer an episode is truncated (and done) after this many steps
+---@field actions table<string, integer> name = scaling steps; ordered by steps (then name), the 0-based indices of a Discrete(n)
+---@field episodes_dir? string under data_dir: each run writes <episodes_dir>/<run id>/episode-<n>.csv
