@@ -211,7 +211,9 @@ int lb_load_native(lua_State *L, ld_plan *p, load_target *t, const char *jtl_opt
     t->stop = stop_cb;
     t->stop_ud = L;
     ld_result r = { 0 };
+    rt_no_escape(L, 1);                         /* sockets, curl handles, timers */
     int rc = load_run(p, t, &r, &e);
+    rt_no_escape(L, 0);
     lb_progress_done(L);
     int n = push_run(L, rc, &r, jtl_opt ? jtl : NULL, with_samples, "native", &e);
     ld_result_free(&r);
@@ -430,7 +432,9 @@ static int run_sim(lua_State *L, const ld_plan *p, const char *jtl_opt, int with
     if (jtl_opt && jtl_path(L, jtl_opt, jtl, sizeof jtl, &e)) return lb_fail(L, &e);
     ld_result *r = sim_result();                /* the thread's, reused: a step makes one of these */
     if (!r) luaL_error(L, "out of memory");
+    rt_no_escape(L, 1);                         /* the sim's lock is held throughout */
     int rc = b->ops->loadtest(b, p, r, &e);     /* the backend fills r->sum too */
+    rt_no_escape(L, 0);
     return push_run(L, rc, r, jtl_opt ? jtl : NULL, with_samples, "sim", &e);
 }
 

@@ -51,7 +51,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc) {
     /* The innermost call only: an outer one waits in C (a sampler probe's
      * caller holds the sampler's lock). */
     rt_state *s = running;
-    if (!s || !s->escape || !atomic_load(&s->armed) || atomic_load(&s->stuck) != atomic_load(&s->call) ||
+    if (!s || !s->escape || s->no_escape || !atomic_load(&s->armed) || atomic_load(&s->stuck) != atomic_load(&s->call) ||
         s->nheld > RT_HELD_MAX)
         return;
     uintptr_t pc = 0;

@@ -228,6 +228,11 @@ void rt_lock_held(lua_State *L, pthread_mutex_t *m, int held) {
     }
 }
 
+void rt_no_escape(lua_State *L, int enter) {
+    rt_state *s = state_of(L);
+    if (s) s->no_escape += enter ? 1 : -1;
+}
+
 int rt_pcall(lua_State *L, int nargs, int nresults, int deadline_ms, pg_err *e) {
     rt_state *s = state_of(L);
     int base = lua_gettop(L) - nargs;

@@ -73,4 +73,10 @@ void rt_stop_calls(void);
 /* Interrupt the state running on another thread (SIGINT in the repl). */
 void rt_interrupt(lua_State *L);
 
+/* Around a core call that holds a lock or owns resources for long (the
+ * sim's load test, the native generator): a call stuck past its deadline is
+ * not left by the escape (deadline.c) while it runs; the hook still stops
+ * its Lua code once the core call returns. */
+void rt_no_escape(lua_State *L, int enter);
+
 #endif

@@ -70,6 +70,7 @@ struct rt_state {
     atomic_ulong stuck;         /* the call still running DL_GRACE_MS of CPU after its deadline fired */
     sigjmp_buf *escape;         /* a request's call (rt_pcall with escape_ok): where a stuck one leaves */
     int escape_ok;              /* set by serve.c around a request's call */
+    int no_escape;              /* rt_no_escape: a core call that holds locks or resources runs */
     int abandoned;              /* left by the escape: never touched again but by lua_close */
     pthread_mutex_t *held[RT_HELD_MAX]; /* rt_lock_held: released when a stuck call is left */
     int nheld;                  /* more than RT_HELD_MAX: a stuck call is not left */
