@@ -44,6 +44,10 @@ return {
     if math.type(desired) ~= "integer" or type(info) ~= "table" then
       ops.bad_policy("hpa.lua", "recommend() must return the pod count (an integer) and a table")
     end
+    if type(info.ratio) == "number" and not (math.abs(info.ratio) < math.huge) then
+      error({ status = 400, code = "bad_target",
+              message = "target " .. tostring(target) .. " is too small: the ratio is not a finite number" }, 0)
+    end
     local action = desired > current and "out" or desired < current and "in" or "stay"
     return {
       current_replicas = current, desired_replicas = desired, action = action,

@@ -229,8 +229,10 @@ try:
     check(st == 422, "env/reset beyond the bounds -> 422")
     st, body, _ = s.post("/env/reset", body={"pods": "two"})
     check(st == 400, "env/reset with a non-integer pod count -> 400")
-    st, body, _ = s.get("/hpa/recommend?target=abc")
-    check(st == 400 and is_error(body), "hpa/recommend with a bad target -> 400")
+    for target in ("abc", "0", "-5", "nan", "inf", "1e400", "1e-320"):
+        st, body, _ = s.get("/hpa/recommend?target=" + target)
+        check(st == 400 and is_error(body, "bad_target"),
+              "hpa/recommend?target=%s -> 400 bad_target (got %s %s)" % (target, st, body))
 finally:
     s.cleanup()
 
