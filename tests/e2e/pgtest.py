@@ -27,6 +27,8 @@ def _stop_servers():
             srv.stop()
         except Exception:       # already stopped, or its log closed
             pass
+        if not failures:        # a failing test keeps its servers' folders (logs, data) to look at
+            shutil.rmtree(srv.dir, ignore_errors=True)
 
 # What AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer and ThreadSanitizer print on a bug.
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanitizer")
