@@ -171,13 +171,14 @@ static void engine_identity(pg_engine *eng) {
     if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) rnd = (uint32_t)(pg_mono_ns() ^ getpid());
     snprintf(eng->run_id, sizeof eng->run_id, "%s-%08x", stamp, rnd);
     /* What shapes the environment, not where it is served or written:
-     * the file's path, listen address, data_dir, the token and the script
+     * the file's path, listen address, TLS files, data_dir, the token and the script
      * folders' paths (their files are hashed per generation) are left out. */
     pg_config c = eng->cfg;                 /* padding is zero: pg_config_defaults memsets */
     memset(c.path, 0, sizeof c.path);
     memset(c.listen_host, 0, sizeof c.listen_host);
     c.listen_port = 0;
     memset(c.data_dir, 0, sizeof c.data_dir);
+    memset(&c.tls, 0, sizeof c.tls);
     memset(c.auth_token, 0, sizeof c.auth_token);
     memset(c.scripts, 0, sizeof c.scripts);
     memset(c.policies, 0, sizeof c.policies);
@@ -248,6 +249,8 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
         .connections = eng->cfg.limits.connections,
         .timeout_s = eng->cfg.limits.connection_timeout_s,
         .token = eng->cfg.auth_token[0] ? eng->cfg.auth_token : NULL,
+        .tls_cert = eng->cfg.tls.cert,
+        .tls_key = eng->cfg.tls.key,
         .handler = pg_serve_request,
         .after = pg_serve_after,
         .ud = eng,
@@ -264,7 +267,8 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
         pg_log(PG_LOG_WARN, "listening on %s with no auth.token: anyone who reaches it can scale and delete "
                "pods; set auth.token or PODGYM_TOKEN", h);
     int v6 = strchr(h, ':') != NULL;
-    fprintf(stderr, "podgym: listening on http://%s%s%s:%d (backend %s, generation %d)\n", v6 ? "[" : "", h,
+    fprintf(stderr, "podgym: listening on %s://%s%s%s:%d (backend %s, generation %d)\n",
+            http_tls(srv) ? "https" : "http", v6 ? "[" : "", h,
             v6 ? "]" : "", http_port(srv), eng->backend->ops->name, rt_generation(eng->rt));
     fflush(stderr);
     for (;;) {

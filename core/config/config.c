@@ -50,6 +50,9 @@ typedef struct cfg_key {
 static const cfg_key keys[] = {
     /* listen: loopback only unless told otherwise; port 0 = any free port */
     { "listen", CFG_LISTEN, MEMBER(listen_host), "127.0.0.1:6000", NULL, ANY },
+    /* tls: both set = HTTPS; the PEM files are read once, at start */
+    STR("tls.cert", tls.cert, ""),
+    STR("tls.key", tls.key, ""),
     ONE_OF("backend", backend, "sim", "sim|docker|kube"),
     STR("target.namespace", ns, "default"),
     STR("target.deployment", deployment, "app"),
@@ -568,6 +571,25 @@ int pg_config_validate(const pg_config *c, pg_err *e) {
     if (!c->load.method[0] || strspn(c->load.method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(c->load.method))
         return cfg_fail(e, "podgym: invalid value for 'load.method': '%s' (wants an HTTP method such as GET)",
                         c->load.method);
+    if (!c->tls.cert[0] != !c->tls.key[0])
+        return cfg_fail(e, "podgym: invalid value for '%s': '' (wants a PEM file when %s is set)",
+                        c->tls.cert[0] ? "tls.key" : "tls.cert", c->tls.cert[0] ? "tls.cert" : "tls.key");
+    static const struct { const char *name; size_t off; } pems[] = {
+        { "tls.cert", offsetof(pg_config, tls.cert) },
+        { "tls.key", offsetof(pg_config, tls.key) },
+    };
+    for (size_t i = 0; i < sizeof pems / sizeof pems[0]; i++) {
+        const char *p = (const char *)c + pems[i].off;
+        if (!p[0]) continue;
+        char sv[80];
+        struct stat st;
+        FILE *f = fopen(p, "rb");
+        int err = !f ? errno : fstat(fileno(f), &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+        if (f) fclose(f);
+        if (err)
+            return cfg_fail(e, "podgym: invalid value for '%s': '%s' (cannot read: %s)", pems[i].name,
+                            shown(p, strlen(p), sv, sizeof sv), strerror(err));
+    }
     static const struct { const char *name; size_t off; } dirs[] = {
         { "data_dir", offsetof(pg_config, data_dir) },
         { "scripts", offsetof(pg_config, scripts) },

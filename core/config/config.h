@@ -100,10 +100,16 @@ typedef struct pg_limits_conf {
     int states;                 /* idle Lua states kept for reuse; more are made under load */
 } pg_limits_conf;
 
+typedef struct pg_tls_conf {
+    char cert[PATH_MAX];        /* PEM certificate (chain); "" = plain HTTP */
+    char key[PATH_MAX];         /* PEM private key; set with cert or not at all */
+} pg_tls_conf;
+
 typedef struct pg_config {
     char path[PATH_MAX];        /* the file read; "" when none */
     char listen_host[PG_NAME_MAX];
     int listen_port;
+    pg_tls_conf tls;            /* both set: the front end serves HTTPS */
     char backend[16];           /* sim | docker | kube */
     char ns[PG_NAME_MAX];       /* target.namespace */
     char deployment[PG_NAME_MAX]; /* target.deployment */
@@ -134,7 +140,8 @@ int pg_config_listen(pg_config *c, const char *hostport, pg_err *e);
  * becomes auth.token. -1 with e filled when it does not fit. */
 int pg_config_env(pg_config *c, pg_err *e);
 
-/* Cross-field checks (backend name, driver name, ranges). */
+/* Cross-field checks (backend name, driver name, ranges; tls.cert and
+ * tls.key both or neither, and both readable). */
 int pg_config_validate(const pg_config *c, pg_err *e);
 
 #endif

@@ -1,5 +1,7 @@
 /* http.c: libmicrohttpd front end. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,8 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -33,6 +37,7 @@ struct http_server {
     http_opts o;
     char token[256];
     int port;
+    int tls;
     double timeout_s;
     int limit;                  /* podgym's connection limit */
     pthread_mutex_t mu;         /* conns, nconns, stopping */
@@ -432,12 +437,78 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 #define HTTP_MHD_STRICT 0
 #endif
 
+/* A PEM file larger than this is not a certificate or a key. */
+#define HTTP_PEM_MAX (1024 * 1024)
+
+/* The whole of a PEM file, NUL-terminated (libmicrohttpd takes C strings),
+ * in one allocation so no copy is left behind by a realloc: the caller
+ * wipes and frees it. NULL with err naming what (key) and path. */
+static char *read_pem(const char *what, const char *path, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        snprintf(err, errlen, "%s '%s': cannot read: %s", what, path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > HTTP_PEM_MAX) {
+        snprintf(err, errlen, "%s '%s': wants a PEM file of 1 byte to %d bytes", what, path, HTTP_PEM_MAX);
+        close(fd);
+        return NULL;
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    char *p = malloc(n + 1);
+    while (p && got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (!p || got != n || memchr(p, '\0', n)) {
+        snprintf(err, errlen, "%s '%s': %s", what, path,
+                 !p ? "out of memory" : got != n ? "changed while read" : "contains a NUL byte: not PEM");
+        if (p) explicit_bzero(p, n + 1);
+        free(p);
+        return NULL;
+    }
+    p[n] = '\0';
+    return p;
+}
+
+static void wipe_free(char *p) {
+    if (!p) return;
+    explicit_bzero(p, strlen(p));
+    free(p);
+}
+
 http_server *http_start(const http_opts *o, char *err, size_t errlen) {
+    char *cert = NULL, *key = NULL;
+    int tls = o->tls_cert && *o->tls_cert && o->tls_key && *o->tls_key;
+    if (tls) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            snprintf(err, errlen, "tls: this libmicrohttpd was built without TLS support; "
+                     "unset tls.cert and tls.key or install one built with GnuTLS");
+            return NULL;
+        }
+        if (!(cert = read_pem("tls.cert", o->tls_cert, err, errlen))) return NULL;
+        if (!(key = read_pem("tls.key", o->tls_key, err, errlen))) {
+            free(cert);
+            return NULL;
+        }
+    }
     http_server *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    if (!s) {
+        free(cert);
+        wipe_free(key);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->tls = tls;
     s->o = *o;
     if (o->token) snprintf(s->token, sizeof s->token, "%s", o->token);
     s->o.token = NULL;
+    s->o.tls_cert = s->o.tls_key = NULL;
     /* libmicrohttpd stops accepting at its own limit, and a client over it
      * waits unanswered: that limit is set above podgym's, and a client
      * between the two is answered 503. */
@@ -455,12 +526,23 @@ http_server *http_start(const http_opts *o, char *err, size_t errlen) {
     int rc = getaddrinfo(host, port, &hints, &ai);
     if (rc) {
         snprintf(err, errlen, "cannot listen on '%s': %s", host, gai_strerror(rc));
+        free(cert);
+        wipe_free(key);
         free(s);
         return NULL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (tls) flags |= MHD_USE_TLS;
+    /* The HTTPS options only when serving HTTPS (a libmicrohttpd without
+     * TLS refuses them); GnuTLS copies the PEM bytes while the daemon starts. */
+    struct MHD_OptionItem tls_opts[] = {
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, cert },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, key },
+        { MHD_OPTION_END, 0, NULL },
+    };
     s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
+                            MHD_OPTION_ARRAY, tls ? tls_opts : tls_opts + 2,
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->limit + s->limit / 2 + 16),
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(s->timeout_s < 1 ? 1 : s->timeout_s + 0.999),
@@ -472,8 +554,14 @@ http_server *http_start(const http_opts *o, char *err, size_t errlen) {
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                             MHD_OPTION_END);
     freeaddrinfo(ai);
+    free(cert);
+    wipe_free(key);
     if (!s->d) {
-        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not allowed)", host, o->port);
+        if (tls)
+            snprintf(err, errlen, "cannot serve HTTPS on %s:%d (tls.cert and tls.key are not a matching PEM "
+                     "certificate and key, or the address is in use or not allowed)", host, o->port);
+        else
+            snprintf(err, errlen, "cannot listen on %s:%d (address in use or not allowed)", host, o->port);
         free(s);
         return NULL;
     }
@@ -484,6 +572,7 @@ http_server *http_start(const http_opts *o, char *err, size_t errlen) {
 }
 
 int http_port(const http_server *s) { return s->port; }
+int http_tls(const http_server *s) { return s->tls; }
 
 void http_stop(http_server *s) {
     if (!s) return;

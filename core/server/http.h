@@ -39,12 +39,18 @@ typedef struct http_opts {
     double timeout_s;           /* each phase of a connection (reading a request, sending its
                                    answer, waiting for the next) but a running route */
     const char *token;          /* non-GET routes need "Bearer <token>" when set */
+    const char *tls_cert;       /* PEM file paths: both set = HTTPS, read once in */
+    const char *tls_key;        /* http_start; the key's bytes are wiped after */
     http_handler handler;
     http_after after;           /* may be NULL */
     void *ud;
 } http_opts;
 
+/* NULL with err filled when it cannot listen (or cannot read or use the
+ * TLS files: err names the file, never its contents). */
 http_server *http_start(const http_opts *o, char *err, size_t errlen);
+/* Whether s serves HTTPS. */
+int http_tls(const http_server *s);
 int http_port(const http_server *s);
 void http_stop(http_server *s);
 

@@ -8,6 +8,7 @@ import re
 import select
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -64,9 +65,12 @@ def write(path, text):
 
 
 class Server:
-    """podgym serve on 127.0.0.1:0 with its own config, scripts and data dir."""
+    """podgym serve on 127.0.0.1:0 with its own config, scripts and data dir.
+    tls=(cert, key) serves HTTPS with those PEM files; tls_ca is the CA file
+    request() verifies the server against (an ssl.SSLContext works too)."""
 
-    def __init__(self, config="", scripts=None, policies=None, args=(), env=None, copy_scripts=True):
+    def __init__(self, config="", scripts=None, policies=None, args=(), env=None, copy_scripts=True,
+                 tls=None, tls_ca=None):
         self.dir = tempfile.mkdtemp(prefix="podgym-e2e-")
         self.scripts = scripts or os.path.join(self.dir, "scripts")
         self.policies = policies or os.path.join(self.dir, "policies")
@@ -81,7 +85,13 @@ class Server:
         self.config = os.path.join(self.dir, "podgym.yaml")
         with open(self.config, "w") as f:
             f.write("scripts: %s\npolicies: %s\ndata_dir: %s\n" % (self.scripts, self.policies, self.data))
+            if tls:
+                f.write("tls:\n  cert: %s\n  key: %s\n" % tls)
             f.write(config)
+        self.ssl = None
+        if tls:
+            self.ssl = tls_ca if isinstance(tls_ca, ssl.SSLContext) else ssl.create_default_context(cafile=tls_ca)
+        self.scheme = "https" if tls else "http"
         self.log = open(os.path.join(self.dir, "server.log"), "w+")
         cmd = [BIN, "serve", "-c", self.config, "--listen", "127.0.0.1:0"] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir,
@@ -91,9 +101,10 @@ class Server:
         self.checked_log = False
         deadline = time.time() + 10
         while time.time() < deadline and self.proc.poll() is None:
-            m = re.search(r"listening on http://[^:]+:(\d+)", self.logtext())
+            m = re.search(r"listening on (https?)://[^:]+:(\d+)", self.logtext())
             if m:
-                self.port = int(m.group(1))
+                self.port = int(m.group(2))
+                self.listened_scheme = m.group(1)
                 break
             time.sleep(0.02)
         if not self.port:
@@ -103,8 +114,14 @@ class Server:
         with open(self.log.name, errors="replace") as f:   # the access log echoes raw request bytes
             return f.read()
 
-    def request(self, method, path, body=None, headers=None, timeout=30):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def request(self, method, path, body=None, headers=None, timeout=30, context=None, host="127.0.0.1"):
+        """context: an ssl.SSLContext for this request (default: the server's
+        own when it serves HTTPS)."""
+        ctx = context or self.ssl
+        if ctx:
+            conn = http.client.HTTPSConnection(host, self.port, timeout=timeout, context=ctx)
+        else:
+            conn = http.client.HTTPConnection(host, self.port, timeout=timeout)
         h = dict(headers or {})
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
