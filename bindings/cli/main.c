@@ -5,9 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -142,23 +139,6 @@ static int engine_config(pg_engine *eng, const opts *o) {
 
 static void engine_close(pg_engine *eng);
 
-/* Whether every address host resolves to is a loopback one (127.0.0.0/8, ::1). */
-static int loopback_only(const char *host) {
-    struct addrinfo hints = { .ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM }, *res = NULL;
-    if (getaddrinfo(host[0] ? host : NULL, "0", &hints, &res) != 0 || !res) return 0;
-    int only = 1;
-    for (struct addrinfo *a = res; a && only; a = a->ai_next) {
-        if (a->ai_family == AF_INET)
-            only = (ntohl(((struct sockaddr_in *)a->ai_addr)->sin_addr.s_addr) >> 24) == 127;
-        else if (a->ai_family == AF_INET6)
-            only = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr);
-        else
-            only = 0;
-    }
-    freeaddrinfo(res);
-    return only;
-}
-
 /* The run id (UTC start time and 32 random bits) and the config's hash,
  * which every episode file records. */
 static void engine_identity(pg_engine *eng) {
@@ -263,7 +243,7 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
         return 1;
     }
     const char *h = eng->cfg.listen_host;
-    if (!ho.token && !loopback_only(h))
+    if (!ho.token && !http_loopback(srv))
         pg_log(PG_LOG_WARN, "listening on %s with no auth.token: anyone who reaches it can scale and delete "
                "pods; set auth.token or PODGYM_TOKEN", h);
     int v6 = strchr(h, ':') != NULL;

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,6 +39,7 @@ struct http_server {
     char token[256];
     int port;
     int tls;
+    int loopback;               /* the address it listens on is 127.0.0.0/8 or ::1 */
     double timeout_s;
     int limit;                  /* podgym's connection limit */
     pthread_mutex_t mu;         /* conns, nconns, stopping */
@@ -531,6 +533,10 @@ http_server *http_start(const http_opts *o, char *err, size_t errlen) {
         free(s);
         return NULL;
     }
+    if (ai->ai_family == AF_INET)
+        s->loopback = (ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+    else if (ai->ai_family == AF_INET6)
+        s->loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (tls) flags |= MHD_USE_TLS;
@@ -573,6 +579,7 @@ http_server *http_start(const http_opts *o, char *err, size_t errlen) {
 
 int http_port(const http_server *s) { return s->port; }
 int http_tls(const http_server *s) { return s->tls; }
+int http_loopback(const http_server *s) { return s->loopback; }
 
 void http_stop(http_server *s) {
     if (!s) return;

@@ -51,6 +51,8 @@ typedef struct http_opts {
 http_server *http_start(const http_opts *o, char *err, size_t errlen);
 /* Whether s serves HTTPS. */
 int http_tls(const http_server *s);
+/* Whether the server listens on a loopback address only (127.0.0.0/8, ::1). */
+int http_loopback(const http_server *s);
 int http_port(const http_server *s);
 void http_stop(http_server *s);
 
