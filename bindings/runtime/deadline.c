@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "runtime/runtime_priv.h"
 
@@ -121,13 +122,7 @@ static void *watch(void *ud) {
             empty = 0;
             continue;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += TICK_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = pg_wall_after(TICK_MS / 1e3);
         pthread_cond_timedwait(&wd.cv, &wd.mu, &until);
     }
     return NULL;

@@ -324,11 +324,7 @@ static void *watchdog_main(void *arg) {
             shutdown(hc->fd, SHUT_RDWR);   /* its thread sees the end and closes the connection */
             hc->cut = 1;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        long ns = ts.tv_nsec + (long)(period * 1e9);
-        ts.tv_sec += ns / 1000000000L;
-        ts.tv_nsec = ns % 1000000000L;
+        struct timespec ts = pg_wall_after(period);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     pthread_mutex_unlock(&s->mu);

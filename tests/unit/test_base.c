@@ -84,6 +84,13 @@ static void test_clock_monotonic_sleep(void **st) {
     assert_true(w > 1.7e9);
     assert_true(llabs(pg_wall_ns() / 1000000000 - (int64_t)w) <= 1);
     pg_sleep(-1);       /* no sleep, no hang */
+    for (int i = 0; i < 50; i++) {                  /* a deadline past any nanosecond carry */
+        double before = pg_wall();
+        struct timespec ts = pg_wall_after(0.9999);
+        assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+        double at = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+        assert_true(at >= before + 0.9999 - 1e-3 && at <= pg_wall() + 0.9999 + 1e-3);
+    }
 }
 
 static void test_csv_quote(void **st) {
