@@ -17,6 +17,7 @@
 #include <lualib.h>
 
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/hash.h"
 #include "embedded_lua.h"
 #include "server/http.h"
@@ -49,26 +50,7 @@ int lb_engine_open(lua_State *L);     /* lb_engine.c */
 
 /* ---- files ------------------------------------------------------------ */
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); buf = NULL; break; }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf) *len = n;
-    return buf;
-}
+#define RT_SCRIPT_MAX (16u << 20)   /* a script or policy file larger than this is refused */
 
 static int cmp_file(const void *a, const void *b) {
     return strcmp(((const rt_file *)a)->name, ((const rt_file *)b)->name);
@@ -109,9 +91,10 @@ static int read_lua_dir(const char *dir, const char *sub, int modules, const cha
         size_t nl = strlen(de->d_name);
         if (nl < 5 || strcmp(de->d_name + nl - 4, ".lua")) continue;
         size_t len;
-        char *src = slurp(full, &len);
+        pg_err fe;
+        char *src = pg_read_file("script", full, RT_SCRIPT_MAX, &len, &fe);
         if (!src) {
-            rc = pg_errf(e, 500, "reload_failed", "%s: cannot read: %s", full, strerror(errno));
+            rc = pg_errf(e, 500, "reload_failed", "%s", fe.message);
             break;
         }
         rt_file *nv = realloc(*v, (*n + 1) * sizeof **v);

@@ -26,6 +26,7 @@
 
 #include <curl/curl.h>
 
+#include "base/file.h"
 #include "base/clock.h"
 #include "load/h1.h"
 #include "load/load.h"
@@ -357,21 +358,8 @@ static int upload_seek(void *ud, curl_off_t off, int origin) {
 
 static int read_file(run *R, pg_err *e) {
     const char *path = R->t->file_path;
-    FILE *f = fopen(path, "rb");
-    if (!f) return pg_errf(e, 400, "bad_file", "cannot read upload file '%.300s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size > LOAD_MAX_FILE) {
-        fclose(f);
-        return pg_errf(e, 400, "bad_file", "upload file '%.300s' is not a regular file of at most %ld bytes",
-                       path, LOAD_MAX_FILE);
-    }
-    R->file_len = (size_t)st.st_size;
-    R->file_data = malloc(R->file_len + 1);
-    if (!R->file_data || fread(R->file_data, 1, R->file_len, f) != R->file_len) {
-        fclose(f);
-        return pg_errf(e, 400, "bad_file", "cannot read upload file '%.300s'", path);
-    }
-    fclose(f);
+    R->file_data = pg_read_file("upload file", path, LOAD_MAX_FILE, &R->file_len, e);
+    if (!R->file_data) return -1;
     const char *slash = strrchr(path, '/'), *bslash = strrchr(path, '\\');
     if (bslash > slash) slash = bslash;
     R->file_name = slash ? slash + 1 : path;

@@ -19,6 +19,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/utf8.h"
 #include "server/http.h"
@@ -438,39 +439,19 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 /* A PEM file larger than this is not a certificate or a key. */
 #define HTTP_PEM_MAX (1024 * 1024)
 
-/* The whole of a PEM file, NUL-terminated (libmicrohttpd takes C strings),
- * in one allocation so no copy is left behind by a realloc: the caller
- * wipes and frees it. NULL with err naming what (key) and path. */
+/* A PEM file, NUL-terminated (libmicrohttpd takes C strings); the caller
+ * wipes and frees it. NULL with err naming what (tls.key) and path. */
 static char *read_pem(const char *what, const char *path, char *err, size_t errlen) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        snprintf(err, errlen, "%s '%s': cannot read: %s", what, path, strerror(errno));
-        if (fd >= 0) close(fd);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > HTTP_PEM_MAX) {
-        snprintf(err, errlen, "%s '%s': wants a PEM file of 1 byte to %d bytes", what, path, HTTP_PEM_MAX);
-        close(fd);
-        return NULL;
-    }
-    size_t n = (size_t)st.st_size, got = 0;
-    char *p = malloc(n + 1);
-    while (p && got < n) {
-        ssize_t r = read(fd, p + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (!p || got != n || memchr(p, '\0', n)) {
-        snprintf(err, errlen, "%s '%s': %s", what, path,
-                 !p ? "out of memory" : got != n ? "changed while read" : "contains a NUL byte: not PEM");
-        if (p) explicit_bzero(p, n + 1);
+    pg_err e;
+    size_t n;
+    char *p = pg_read_file(what, path, HTTP_PEM_MAX, &n, &e);
+    if (p && (n == 0 || memchr(p, '\0', n))) {
+        explicit_bzero(p, n);
         free(p);
-        return NULL;
+        p = NULL;
+        pg_errf(&e, 400, "bad_file", "%s '%.300s': not a PEM file", what, path);
     }
-    p[n] = '\0';
+    if (!p) snprintf(err, errlen, "%s", e.message);
     return p;
 }
 

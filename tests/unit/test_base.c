@@ -5,12 +5,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/csv.h"
+#include "base/file.h"
 
 static void test_buf_grows_and_terminates(void **st) {
     (void)st;
@@ -165,6 +167,32 @@ static void test_csv_unterminated(void **st) {
     fclose(f);
 }
 
+static void test_read_file(void **st) {
+    (void)st;
+    char path[] = "/tmp/podgym-test-read-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "abc\0def", 7), 7);
+    close(fd);
+    pg_err e;
+    size_t n = 0;
+    char *p = pg_read_file("test file", path, 100, &n, &e);
+    assert_non_null(p);
+    assert_int_equal(n, 7);
+    assert_memory_equal(p, "abc\0def", 7);
+    assert_int_equal(p[7], '\0');                  /* NUL-terminated */
+    free(p);
+    assert_null(pg_read_file("test file", path, 6, &n, &e));     /* over max */
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.code, "bad_file");
+    assert_non_null(strstr(e.message, "test file"));
+    unlink(path);
+    assert_null(pg_read_file("test file", path, 100, &n, &e));   /* gone */
+    assert_non_null(strstr(e.message, "No such file"));
+    assert_null(pg_read_file("test file", "/tmp", 100, &n, &e)); /* a folder */
+    assert_string_equal(e.code, "bad_file");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_grows_and_terminates),
@@ -172,6 +200,7 @@ int main(void) {
         cmocka_unit_test(test_buf_empty_take),
         cmocka_unit_test(test_buf_oom_sticks),
         cmocka_unit_test(test_clock_monotonic_sleep),
+        cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_csv_quote),
         cmocka_unit_test(test_csv_round_trip),
         cmocka_unit_test(test_csv_unterminated),
