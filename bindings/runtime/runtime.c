@@ -1031,7 +1031,7 @@ static void *watch_main(void *arg) {
                     q += sizeof *ev + ev->len;
                 }
             }
-            if (round == 0) usleep(25000);
+            if (round == 0) pg_sleep(0.025);
         }
         if (relevant & 2) {
             add_watches(fd, rt->scripts_dir, 1);

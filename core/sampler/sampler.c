@@ -465,10 +465,7 @@ static int stop_virtual(smp_job *j) {
 }
 
 static void wait_exited(smp_job *j) {
-    while (!atomic_load(&j->exited)) {
-        struct timespec ts = { 0, 5 * 1000000L };
-        nanosleep(&ts, NULL);
-    }
+    while (!atomic_load(&j->exited)) pg_sleep(0.005);
 }
 
 /* ---- paths ---- */
@@ -979,8 +976,7 @@ int smp_stop_all(smp_manager *m) {
                     !(m->jobs[i]->virt && atomic_load(&m->jobs[i]->in_cb));
         pthread_mutex_unlock(&m->mu);
         if (!busy) break;
-        struct timespec ts = { 0, 5 * 1000000L };
-        nanosleep(&ts, NULL);
+        pg_sleep(0.005);
     }
     return running;
 }

@@ -95,7 +95,7 @@ static int wait_until(pid_t pid, double deadline, int *status) {
             return 1;                               /* reaped elsewhere: nothing to wait for */
         }
         if (pg_mono() >= deadline) return 0;
-        nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+        pg_sleep(0.02);
     }
 }
 
