@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "cluster/quantity.h"
 #include "base/csv.h"
+#include "base/hash.h"
 #include "cluster/sim/sim.h"
 #include "load/load.h"
 
@@ -121,12 +122,6 @@ static double rnd_exp(uint64_t *st) { return -log(1.0 - rnd01(st)); }
 static double h01(uint64_t a, uint64_t b, uint64_t c) {    /* stateless noise in [0, 1) */
     uint64_t z = mix64(a ^ mix64(b + 0x9E3779B97F4A7C15ULL) ^ mix64(c * 0xD1B54A32D192ED03ULL));
     return (double)(z >> 11) * 0x1.0p-53;
-}
-
-static uint64_t fnv1a(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
 }
 
 /* Kubernetes' SafeEncodeString alphabet (no vowels, no look-alikes). */
@@ -460,7 +455,7 @@ static int reset_locked(sim *s, uint64_t seed, int replicas, pg_err *e) {
     s->seed = seed;
     s->rng = mix64(seed ^ 0x5EED5EED5EED5EEDULL);
     s->lt_count = 0;
-    encode(mix64(seed ^ fnv1a(s->deployment)), s->tmpl, 10);
+    encode(mix64(seed ^ pg_hash(PG_HASH_INIT, s->deployment, strlen(s->deployment))), s->tmpl, 10);
     s->vt = 0;
     s->anchor = pg_mono();
     s->resets++;
