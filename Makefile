@@ -8,7 +8,8 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
   liblua5.4-dev lua5.4 lua-cjson-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev \
   libjansson-dev libexpat1-dev libedit-dev libcmocka-dev libhttp-parser-dev clang \
-  nginx wrk procps time openssl
+  nginx wrk procps time openssl \
+  docker.io busybox-static python3-kubernetes
 
 .PHONY: all deps build run test bench asan asan-test clean
 
