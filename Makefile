@@ -7,11 +7,11 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
   liblua5.4-dev lua5.4 lua-cjson-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev \
-  libjansson-dev libexpat1-dev libedit-dev libcmocka-dev libhttp-parser-dev clang \
+  libjansson-dev libexpat1-dev libedit-dev libcmocka-dev libhttp-parser-dev clang libclang-rt-14-dev \
   nginx wrk procps time openssl \
   docker.io busybox-static python3-kubernetes
 
-.PHONY: all deps build run test bench asan asan-test clean
+.PHONY: all deps build run test bench asan asan-test fuzz clean
 
 all: build
 
@@ -54,5 +54,11 @@ asan-test: asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
+# The libFuzzer harnesses (clang), FUZZ_SECONDS each; ctest runs them 3 s each.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	tests/fuzz/run.sh all $(CURDIR) $(CURDIR)/$(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
