@@ -11,7 +11,7 @@ DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
   nginx wrk procps time openssl \
   docker.io busybox-static python3-kubernetes
 
-.PHONY: all deps build run test bench asan asan-test fuzz clean
+.PHONY: all deps build run test bench asan asan-test fuzz soak clean
 
 all: build
 
@@ -59,6 +59,11 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	tests/fuzz/run.sh all $(CURDIR) $(CURDIR)/$(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Ten minutes of mixed load (wrk, an agent, a sampler, a reload every 30 s): no 5xx, RSS flat.
+SOAK_SECONDS ?= 600
+soak: build
+	cd $(BUILD) && PODGYM_BIN=$(CURDIR)/$(BUILD)/podgym PODGYM_SRC=$(CURDIR) python3 $(CURDIR)/tests/soak/soak.py --seconds $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

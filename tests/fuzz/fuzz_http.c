@@ -7,6 +7,7 @@
  * must answer or close within 10 s (no hang), and whatever it sends starts
  * with a status line. Sanitizers watch the server's threads too. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -75,7 +76,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     FUZZ_CHECK(fd >= 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    FUZZ_CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        fprintf(stderr, "fuzz_http: connect to 127.0.0.1:%d: %s\n", port, strerror(errno));
+        abort();
+    }
     size_t off = 0;
     while (off < n) {
         ssize_t w = send(fd, data + off, n - off, MSG_NOSIGNAL);

@@ -43,10 +43,16 @@ run)
   mkdir -p "$dir/corpus/$name" "$dir/artifacts"
   # ASan on, leaks on; libFuzzer's own timeout catches a hang (an input
   # taking over 10 s), its rss limit a runaway allocation.
+  # The HTTP harness serves from libmicrohttpd's threads: libFuzzer's check
+  # for a leak after each input would race a connection thread that has
+  # answered but not yet run its thread-local destructors. LeakSanitizer
+  # still checks at exit, and the e2e suites run under it (make asan-test).
+  leaks=1
+  [ "$name" = http ] && leaks=0
   rm -rf "$dir/data-$name"
   mkdir -p "$dir/data-$name"
   PODGYM_FUZZ_DATA="$dir/data-$name" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
+    "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 -detect_leaks=$leaks \
       -artifact_prefix="$dir/artifacts/$name-" "$dir/corpus/$name" "$seeds" 2>"$dir/fuzz-$name.log" ||
     { tail -60 "$dir/fuzz-$name.log"; echo "fuzz: $name found a failure: $dir/artifacts/"; exit 1; }
   runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 runs in \2 s/p' "$dir/fuzz-$name.log")
