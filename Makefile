@@ -9,7 +9,8 @@ DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
   liblua5.4-dev lua5.4 lua-cjson-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev \
   libjansson-dev libexpat1-dev libedit-dev libcmocka-dev libhttp-parser-dev clang libclang-rt-14-dev \
   nginx wrk procps time openssl \
-  docker.io busybox-static python3-kubernetes
+  docker.io busybox-static python3-kubernetes \
+  python3-torch python3-matplotlib python3-pandas chromium fonts-dejavu-core
 
 .PHONY: all deps build run test bench asan asan-test fuzz soak clean
 
