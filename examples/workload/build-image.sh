@@ -25,6 +25,9 @@ done
 [ -n "$out" ] || out=$(cd "$here/../.." && pwd)/build/demo-image
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+# Suites running in parallel share $out: one build at a time (each imports into its own daemon).
+exec 9>"$out/.lock"
+command -v flock >/dev/null 2>&1 && flock 9
 
 die() { echo "build-image: $*" >&2; exit 1; }
 

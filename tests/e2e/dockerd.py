@@ -144,6 +144,43 @@ def _alive(pid):
         return False
 
 
+def _start_time(pid):
+    """The start time of pid (field 22 of /proc/pid/stat): tells a pid from its reuse."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+def descendants(pid):
+    """[(pid, start time)] of every process below pid now."""
+    parent = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    parent[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for child, par in parent.items():
+            if par == p:
+                out.append((child, _start_time(child)))
+                todo.append(child)
+    return out
+
+
 def pids_mentioning(text):
     """Pids whose command line contains text (the private paths of one daemon)."""
     out = []
@@ -308,6 +345,7 @@ class DockerDaemon:
         self.cgroup_parent = None
         self.version = None
         self.created = []           # container ids this harness created
+        self.children = []          # [(pid, name)] of the daemon's children seen at stop (containerd)
         self.iptables_before = None
         self.stopped = False
         self.log = log or (lambda msg: print("dockerd: " + msg, flush=True))
@@ -337,7 +375,6 @@ class DockerDaemon:
         self.system_before = [p for p in SYSTEM_PATHS if os.path.lexists(p)]
         if self.mode == "bridge":
             self._make_bridge()
-        self._write_state()
         self._launch()
         return self
 
@@ -365,6 +402,7 @@ class DockerDaemon:
             os.mkdir(os.path.join(self.dir, sub))
         self.socket = os.path.join(self.dir, "s")
         self.cgroup_parent = "/pgd-" + self.id
+        self._write_state()     # before anything else is made, so a SIGKILL from here on is swept
 
     def _write_state(self):
         with open(os.path.join(self.dir, STATE + ".tmp"), "w") as f:
@@ -384,11 +422,13 @@ class DockerDaemon:
             else:
                 raise Unavailable("no free 10.200-249.x.0/24 subnet for a bridge")
             name = "pgbr" + self.id[:8]
+            self.bridge = name          # from here on, stop() (or a sweep) deletes it if it exists
+            self.subnet = str(net)
+            self._write_state()
             r = _run(["ip", "link", "add", "name", name, "type", "bridge"])
             if r.returncode != 0:
+                self.bridge = None      # a bridge of that name is not ours
                 raise Unavailable("cannot create bridge %s: %s" % (name, r.stderr.strip()))
-            self.bridge = name          # from here on, stop() deletes it
-            self.subnet = str(net)
             gw = "%s/24" % (net.network_address + 1)
             for args in (["ip", "addr", "add", gw, "dev", name], ["ip", "link", "set", name, "up"]):
                 r = _run(args)
@@ -533,6 +573,9 @@ class DockerDaemon:
                 self.log("cannot remove %s: %s" % (cid[:12], e))
 
     def _stop_daemon(self):
+        # Its children (containerd, docker-proxy) are also killed by pid if they outlive it.
+        kids = descendants(self.pid)
+        names = {pid: _comm(pid) for pid, _ in kids}
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -542,6 +585,17 @@ class DockerDaemon:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while True:
+            left = [(pid, t) for pid, t in kids if _start_time(pid) == t and _alive(pid)]
+            if not left:
+                break
+            late = time.monotonic() > deadline
+            for pid, _ in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL if late else signal.SIGTERM)
+            time.sleep(0.1)
+        self.children = [(pid, names[pid]) for pid, _ in kids]
 
 
 def cleanup_dir(d, bridge=None, subnet=None, cgroup_parent=None, iptables_before=None):
@@ -556,6 +610,12 @@ def cleanup_dir(d, bridge=None, subnet=None, cgroup_parent=None, iptables_before
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM if time.monotonic() + 5 < deadline else signal.SIGKILL)
         time.sleep(0.1)
+    if subnet:      # docker-proxy of a SIGKILLed daemon: it names a container address of our subnet
+        prefix = "-container-ip " + subnet.rsplit(".", 1)[0] + "."
+        for pid in pids_mentioning(prefix):
+            if _comm(pid) == "docker-proxy":
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
     for mp in mounts_under(d):
         if _run(["umount", mp]).returncode != 0:
             _run(["umount", "-l", mp])
@@ -601,6 +661,17 @@ def remove_system_leftovers(existed_before):
                 os.unlink(p)
 
 
+def cgroup_pids(top):
+    """Pids in the cgroup folder top and below."""
+    pids = set()
+    for root, _, files in os.walk(top):
+        if "cgroup.procs" in files:
+            with contextlib.suppress(OSError, ValueError):
+                with open(os.path.join(root, "cgroup.procs")) as f:
+                    pids.update(int(x) for x in f.read().split())
+    return sorted(p for p in pids if _alive(p))
+
+
 def _remove_cgroups(parent):
     parent = parent.strip("/")
     try:
@@ -611,6 +682,15 @@ def _remove_cgroups(parent):
         top = os.path.join(CGROUP_ROOT, c, parent)
         if not os.path.isdir(top):
             continue
+        # A container whose daemon and shim were killed still runs in its cgroup: end it first.
+        for _ in range(50):
+            pids = cgroup_pids(top)
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
         for root, dirs, _ in os.walk(top, topdown=False):
             for x in dirs:
                 with contextlib.suppress(OSError):
@@ -646,8 +726,15 @@ def sweep_stale():
                 with open(os.path.join(d, STATE)) as f:
                     st = json.load(f)
             except (OSError, ValueError):
+                # The state is written right after the folder is made: a folder without one that is
+                # a minute old was left by a cleanup that could not finish; nothing in it is running.
+                with contextlib.suppress(OSError):
+                    if (parent != "/tmp" and time.time() - os.stat(d).st_mtime > 60 and
+                            not pids_mentioning(d + "/")):
+                        print("dockerd: removing the stateless leftover %s" % d, flush=True)
+                        cleanup_dir(d)
                 continue
-            if _alive(st.get("owner") or 0):
+            if not isinstance(st, dict) or "owner" not in st or _alive(st["owner"]):
                 continue
             print("dockerd: sweeping the leftovers of a killed run in %s" % d, flush=True)
             cleanup_dir(d, st.get("bridge"), st.get("subnet"), st.get("cgroup_parent"))

@@ -87,6 +87,10 @@ def exercise_workload(d, mode):
         check(ip and ipaddress.ip_address(ip) in ipaddress.ip_network(d.subnet),
               "bridge: the container's address %s is in the harness's subnet %s" % (ip, d.subnet))
     check(dockerd.wait_http(port, "/healthz", timeout=20), "%s: the workload answers GET /healthz" % mode)
+    cg = d.cgroup_parent.strip("/")
+    check(any(dockerd.cgroup_pids(os.path.join(dockerd.CGROUP_ROOT, c, cg))
+              for c in os.listdir(dockerd.CGROUP_ROOT) + [""]),
+          "%s: the container runs under the harness's cgroup parent %s" % (mode, d.cgroup_parent))
     st, body = dockerd.http_request("GET", port, "/")
     info = json.loads(body) if st == 200 else {}
     check(st == 200 and info.get("service") == "podgym-workload", "%s: GET / answers 200 with the service" % mode)
@@ -135,7 +139,8 @@ def exercise_workload(d, mode):
 def leftovers(info, ipt_before):
     """What a stopped harness left behind (empty lists when nothing)."""
     left = {}
-    left["processes"] = dockerd.pids_mentioning(info["dir"] + "/") + ([info["pid"]] if dockerd._alive(info["pid"]) else [])
+    left["processes"] = dockerd.pids_mentioning(info["dir"] + "/") + \
+        [p for p in [info["pid"]] + info.get("children", []) if dockerd._alive(p)]
     left["mounts"] = dockerd.mounts_under(info["dir"])
     left["dir"] = [info["dir"]] if os.path.exists(info["dir"]) else []
     left["bridge"] = [b for b in dockerd.bridges() if b == info["bridge"]]
@@ -165,6 +170,9 @@ def run_mode(mode):
         exercise_workload(d, mode)
         st, cs = d.api("GET", "/containers/json?all=1")
         check(st == 200 and len(cs) == 2, "%s: the daemon lists the 2 containers the test made" % mode)
+    info["children"] = [pid for pid, _ in d.children]
+    check("containerd" in [name for _, name in d.children],
+          "%s: teardown saw the daemon's children (%s)" % (mode, sorted({name for _, name in d.children})))
     left, ipt_after = leftovers(info, ipt_before)
     for what, items in left.items():
         check(not items, "%s: after teardown no %s left %s" % (mode, what, items or ""))
@@ -176,35 +184,47 @@ def run_mode(mode):
         check(True, "%s: iptables identical to before" % mode)
 
 
-def run_killed_harness():
-    """A harness SIGKILLed mid-run leaves a daemon and a bridge; the next harness sweeps them."""
+def run_interrupted_harness(sig):
+    """A harness SIGKILLed mid-run leaves a daemon, a container and a bridge, and the next harness
+    sweeps them; one that gets SIGTERM cleans up by itself."""
+    what = "SIGKILLed harness" if sig == signal.SIGKILL else "SIGTERMed harness"
     code = ("import sys; sys.path.insert(0, %r); import dockerd, time\n"
-            "d = dockerd.DockerDaemon(mode='bridge', reuse=False); d.start()\n"
-            "print(d.dir, d.pid, d.bridge, d.cgroup_parent, flush=True); time.sleep(120)\n"
-            % os.path.dirname(os.path.abspath(__file__)))
+            "d = dockerd.DockerDaemon(mode='bridge', reuse=False); d.start(); d.ensure_demo_image()\n"
+            "port = dockerd.free_port()\n"
+            "cid = d.run(env={'PORT': 8080}, exposed=['8080/tcp'], host_config={'PortBindings': "
+            "{'8080/tcp': [{'HostIp': '127.0.0.1', 'HostPort': str(port)}]}})\n"
+            "dockerd.wait_http(port)\n"
+            "print(d.dir, d.pid, d.bridge, d.cgroup_parent, d.inspect(cid)['State']['Pid'], flush=True)\n"
+            "time.sleep(120)\n" % os.path.dirname(os.path.abspath(__file__)))
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True)
     line = []
     for ln in p.stdout:             # the harness logs first; the child's own line starts with the folder
         if ln.startswith("/"):
             line = ln.split()
             break
-    if len(line) != 4:
+    if len(line) != 5:
         p.kill()
         p.wait()
-        check(False, "killed harness: the child started a daemon")
+        check(False, "%s: the child started a daemon and a workload" % what)
         return
     info = {"dir": line[0], "pid": int(line[1]), "bridge": line[2], "subnet": None, "cgroup_parent": line[3]}
-    os.kill(p.pid, signal.SIGKILL)
+    workload = int(line[4])
+    os.kill(p.pid, sig)
     p.wait()
-    check(dockerd._alive(info["pid"]) and info["bridge"] in dockerd.bridges(),
-          "killed harness: its daemon and bridge outlive it")
-    dockerd.sweep_stale()
+    if sig == signal.SIGKILL:
+        check(dockerd._alive(info["pid"]) and dockerd._alive(workload) and info["bridge"] in dockerd.bridges(),
+              "%s: its daemon, workload and bridge outlive it" % what)
+        dockerd.sweep_stale()
+    else:
+        check(p.returncode == -signal.SIGTERM, "%s: it ends by the signal (%s)" % (what, p.returncode))
     left, _ = leftovers(info, None)
-    for what, items in left.items():
-        check(not items, "killed harness: after the sweep no %s left %s" % (what, items or ""))
+    left["workload process"] = [workload] if dockerd._alive(workload) else []
+    for kind, items in left.items():
+        check(not items, "%s: afterwards no %s left %s" % (what, kind, items or ""))
 
 
 run_mode("host")
 run_mode("bridge")
-run_killed_harness()
+run_interrupted_harness(signal.SIGKILL)
+run_interrupted_harness(signal.SIGTERM)
 done()
