@@ -144,57 +144,47 @@ def _alive(pid):
         return False
 
 
-def _start_time(pid):
-    """The start time of pid (field 22 of /proc/pid/stat): tells a pid from its reuse."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
+def processes():
+    """{pid: (ppid, name, command line, start time)} of every live process now (zombies left out)."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                comm, rest = f.read()[:-1].split(" (", 1)[1].rsplit(") ", 1)
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        fields = rest.split()
+        if fields[0] != "Z":
+            out[int(name)] = (int(fields[1]), comm, cmd, int(fields[19]))
+    return out
 
 
 def _comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return "?"
+    p = processes().get(pid)
+    return p[1] if p else "?"
 
 
 def descendants(pid):
-    """[(pid, start time)] of every process below pid now."""
-    parent = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    parent[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
+    """[(pid, start time, name)] of every process below pid now (the start time tells a pid
+    from its reuse)."""
+    procs = processes()
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
-        for child, par in parent.items():
-            if par == p:
-                out.append((child, _start_time(child)))
+        for child, (ppid, name, _, start) in procs.items():
+            if ppid == p:
+                out.append((child, start, name))
                 todo.append(child)
     return out
 
 
 def pids_mentioning(text):
     """Pids whose command line contains text (the private paths of one daemon)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % name, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if text in cmd and _alive(int(name)):
-            out.append(int(name))
-    return out
+    return [pid for pid, (_, _, cmd, _) in processes().items() if text in cmd and pid != os.getpid()]
 
 
 def mounts_under(path):
@@ -575,7 +565,6 @@ class DockerDaemon:
     def _stop_daemon(self):
         # Its children (containerd, docker-proxy) are also killed by pid if they outlive it.
         kids = descendants(self.pid)
-        names = {pid: _comm(pid) for pid, _ in kids}
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -587,15 +576,16 @@ class DockerDaemon:
                 self.proc.wait(timeout=10)
         deadline = time.monotonic() + 5
         while True:
-            left = [(pid, t) for pid, t in kids if _start_time(pid) == t and _alive(pid)]
+            procs = processes()
+            left = [pid for pid, t, _ in kids if pid in procs and procs[pid][3] == t]
             if not left:
                 break
             late = time.monotonic() > deadline
-            for pid, _ in left:
+            for pid in left:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL if late else signal.SIGTERM)
             time.sleep(0.1)
-        self.children = [(pid, names[pid]) for pid, _ in kids]
+        self.children = [(pid, name) for pid, _, name in kids]
 
 
 def cleanup_dir(d, bridge=None, subnet=None, cgroup_parent=None, iptables_before=None):
@@ -632,18 +622,7 @@ def cleanup_dir(d, bridge=None, subnet=None, cgroup_parent=None, iptables_before
 
 def daemons_running():
     """Pids of any dockerd, containerd, shim or docker-proxy on the machine (ours or another's)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/comm" % name) as f:
-                comm = f.read().strip()
-        except OSError:
-            continue
-        if comm in DAEMON_COMMS and _alive(int(name)):
-            out.append(int(name))
-    return out
+    return [pid for pid, (_, comm, _, _) in processes().items() if comm in DAEMON_COMMS]
 
 
 def remove_system_leftovers(existed_before):
