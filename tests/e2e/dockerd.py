@@ -444,8 +444,13 @@ class DockerDaemon:
             args += ["--bridge=" + self.bridge, "--userland-proxy=true"]
         env = dict(os.environ, PATH=SYS_PATH)
         env.pop("DOCKER_HOST", None)
+        self.args, self.daemon_env = args, env
         self.logfile = os.path.join(self.dir, "dockerd.log")
-        with open(self.logfile, "w") as logf:
+        self._spawn()
+
+    def _spawn(self):
+        with open(self.logfile, "a") as logf:
+            args, env = self.args, self.daemon_env
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=env,
                                          start_new_session=True)
         self.pid = self.proc.pid
@@ -462,6 +467,21 @@ class DockerDaemon:
                 return
             time.sleep(0.05)
         raise Unavailable("dockerd did not answer _ping within %d s: %s" % (self.start_timeout, self.log_tail()))
+
+    def stop_daemon(self):
+        """Stops dockerd (SIGTERM, as a machine's shutdown does) and keeps everything else: the
+        socket is gone until restart_daemon().  Containers without a restart policy stay exited."""
+        if not self.private:
+            raise RuntimeError("stop_daemon needs a private daemon (reuse=False)")
+        self._stop_daemon()
+
+    def restart_daemon(self):
+        """Starts dockerd again on the same roots and socket; containers with a restart policy come back."""
+        if not self.private:
+            raise RuntimeError("restart_daemon needs a private daemon (reuse=False)")
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        self._spawn()
 
     def log_tail(self, n=5):
         try:

@@ -136,6 +136,25 @@ def exercise_workload(d, mode):
     check("signal received" in str(logs), "%s: the workload logged the signal" % mode)
 
 
+def daemon_restart(d):
+    """stop_daemon/restart_daemon: the socket goes away and comes back on the same roots; a
+    container with a restart policy is back and serving."""
+    port = dockerd.free_port()
+    cid = d.run(IMAGE, env={"PORT": port},
+                host_config={"NetworkMode": "host", "RestartPolicy": {"Name": "always"}})
+    check(dockerd.wait_http(port), "restart: a workload with restart policy always serves")
+    first = d.pid
+    d.stop_daemon()
+    check(not dockerd._alive(first) and not d._ping(d.socket), "restart: the stopped daemon answers no _ping")
+    check(dockerd.http_request("GET", port, "/healthz", timeout=2)[0] is None,
+          "restart: its containers stopped with it")
+    d.restart_daemon()
+    check(d.pid != first and d._ping(d.socket), "restart: a new dockerd answers on the same socket")
+    back = dockerd.wait_http(port)
+    state = ((d.inspect(cid) or {}).get("State")) or {}
+    check(back and state.get("Running"), "restart: the workload is back and serving")
+
+
 def leftovers(info, ipt_before):
     """What a stopped harness left behind (empty lists when nothing)."""
     left = {}
@@ -170,6 +189,8 @@ def run_mode(mode):
         exercise_workload(d, mode)
         st, cs = d.api("GET", "/containers/json?all=1")
         check(st == 200 and len(cs) == 2, "%s: the daemon lists the 2 containers the test made" % mode)
+        if mode == "host":
+            daemon_restart(d)
     info["children"] = [pid for pid, _ in d.children]
     check("containerd" in [name for _, name in d.children],
           "%s: teardown saw the daemon's children (%s)" % (mode, sorted({name for _, name in d.children})))
