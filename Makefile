@@ -11,7 +11,7 @@ DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
   nginx wrk procps time openssl \
   docker.io busybox-static python3-kubernetes
 
-.PHONY: all deps build run test bench asan asan-test clean demo-image
+.PHONY: all deps build run test bench asan asan-test clean
 
 all: build
 
@@ -59,5 +59,6 @@ clean:
 
 # The demo workload (examples/workload/) as the image podgym-demo:latest on the
 # daemon DOCKER_HOST names; a no-op when the image has the same content.
+.PHONY: demo-image
 demo-image: deps
 	examples/workload/build-image.sh --out $(BUILD)/demo-image
