@@ -47,6 +47,12 @@ test: build
 bench: build
 	python3 tests/bench/run.py --build $(BUILD)
 
+# The demo workload (examples/workload/) as the image podgym-demo:latest on the
+# daemon DOCKER_HOST names; a no-op when the image has the same content.
+.PHONY: demo-image
+demo-image: deps
+	examples/workload/build-image.sh --out $(BUILD)/demo-image
+
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPODGYM_SANITIZE=ON -DPODGYM_WERROR=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
