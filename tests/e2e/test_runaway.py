@@ -42,7 +42,10 @@ ROUTES = "return {\n" + "".join(
 }
 """
 DEADLINE = 0.3
-SLACK = 4.0     # the deadline is CPU time: on a busy machine the wall clock runs ahead of it
+# A runaway left alone never ends: any finite bound tells "ended by the deadline" from "stuck",
+# and the deadline is CPU time, which a loaded machine hands out slowly. The bound is generous
+# so that it says only that (speed is make bench's to measure, never a test's).
+SLACK = 30.0
 
 
 def cpu_s(pid):
