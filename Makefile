@@ -11,7 +11,7 @@ DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
   nginx wrk procps time openssl \
   docker.io busybox-static python3-kubernetes
 
-.PHONY: all deps build run test bench asan asan-test clean
+.PHONY: all deps build run test bench asan asan-test clean demo-image
 
 all: build
 
@@ -56,3 +56,8 @@ asan-test: asan
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# The demo workload (examples/workload/) as the image podgym-demo:latest on the
+# daemon DOCKER_HOST names; a no-op when the image has the same content.
+demo-image: deps
+	examples/workload/build-image.sh --out $(BUILD)/demo-image
