@@ -87,12 +87,12 @@ static int daemon_error(long status, const char *method, const char *path, const
     snprintf(msg, sizeof msg, "%s", m ? m : body ? body : "");
     msg[strcspn(msg, "\r\n")] = '\0';
     json_decref(j);
-    const char *code = status == 404 ? "not_found" : status == 409 ? "conflict" : status == 400 ? "bad_request"
-                                                                                               : "backend";
-    int st = status == 404 || status == 409 || status == 400 ? (int)status : 502;
     char shortpath[120];
     snprintf(shortpath, sizeof shortpath, "%.*s", (int)strcspn(path, "?"), path);
-    return pg_errf(e, st, code, "docker %s %s: %ld %s", method, shortpath, status, msg);
+    if (status == 404) return pg_errf(e, 404, "not_found", "docker %s %s: 404 %s", method, shortpath, msg);
+    if (status == 409) return pg_errf(e, 409, "conflict", "docker %s %s: 409 %s", method, shortpath, msg);
+    if (status == 400) return pg_errf(e, 400, "bad_request", "docker %s %s: 400 %s", method, shortpath, msg);
+    return pg_errf(e, 502, "backend_error", "docker %s %s: %ld %s", method, shortpath, status, msg);
 }
 
 int dock_call_raw(dock_client *c, const char *method, const char *path, const char *ctype, const void *body,
