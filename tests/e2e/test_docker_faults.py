@@ -4,7 +4,7 @@ ErrImagePull then ImagePullBackOff (the create answered 404 "No such image");
 a command that exits at once under restart policy always gives
 CrashLoopBackOff with a growing restart count; POST /pod/confirm prunes both
 and the Deployment converges to its healthy pods, the daemon listing exactly
-that many containers. Deleting a pod that does not exist is a 404."""
+that many containers."""
 # ctest-labels: docker
 import os
 import sys
