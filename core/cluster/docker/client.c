@@ -277,8 +277,8 @@ int dock_stream(dock_client *c, const char *path, dock_line_fn fn, void (*opened
     if (s.stopped) ret = 0;
     else if (s.status >= 400) ret = daemon_error(s.status, "GET", path, s.err.p, e);
     else if (rc != CURLE_OK && !s.was_opened) ret = unreachable(c, rc, e);
-    else if (rc != CURLE_OK) ret = pg_errf(e, 503, "backend_unavailable", "docker stream %.*s from %s ended: %s",
-                                           (int)strcspn(path, "?"), path, c->socket, curl_easy_strerror(rc));
+    else if (rc != CURLE_OK) ret = pg_errf(e, 503, "backend_unavailable", "docker daemon at %s went away (%.*s: %s)",
+                                           c->socket, (int)strcspn(path, "?"), path, curl_easy_strerror(rc));
     pg_buf_free(&s.line);
     pg_buf_free(&s.err);
     return ret;
