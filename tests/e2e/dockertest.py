@@ -63,7 +63,10 @@ def free_port_base(n=8):
     raise RuntimeError("no free port range")
 
 
-def config(d, deployment="app", network=None, port_base=None, extra_docker="", extra=""):
+DEFAULT_LOAD = "load: {duration_s: 1, rate: 10, method: POST, body: 'hello', timeout_s: 2}\n"
+
+
+def config(d, deployment="app", network=None, port_base=None, extra_docker="", extra="", load=DEFAULT_LOAD):
     """The podgym.yaml lines of a docker-backend server on daemon d."""
     network = network or d.mode
     port_base = port_base or free_port_base()
@@ -79,8 +82,7 @@ def config(d, deployment="app", network=None, port_base=None, extra_docker="", e
             "  grace_s: 2\n"
             "  stats_window_s: 1\n"
             "%s"
-            "load: {duration_s: 1, rate: 10, method: POST, body: 'hello', timeout_s: 2}\n"
-            "%s" % (deployment, d.socket, IMAGE, port_base, network, extra_docker, extra))
+            "%s%s" % (deployment, d.socket, IMAGE, port_base, network, extra_docker, load, extra))
 
 
 def server(d, scaling=None, test_routes=True, **kw):
