@@ -19,7 +19,7 @@
 #include "cluster/quantity.h"
 
 #define NSAMPLES 64             /* stats samples kept per pod */
-#define PROBE_FAST_S 0.1        /* a running pod not yet ready is probed this often */
+#define PROBE_FAST_S 0.02       /* a running pod not yet ready is probed this often */
 #define PROBE_PERIOD_S 1.0      /* a ready one this often (readiness periodSeconds) */
 #define PULL_SHOWN_S 2.0        /* ErrImagePull, then ImagePullBackOff */
 #define RECONNECT_S 0.5         /* the daemon gone: try its socket again this often */
