@@ -11,7 +11,7 @@ DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
   nginx wrk procps time openssl \
   docker.io busybox-static python3-kubernetes
 
-.PHONY: all deps build run test bench asan asan-test clean demo-image
+.PHONY: all deps build run test bench asan asan-test clean
 
 all: build
 
@@ -46,6 +46,12 @@ test: build
 bench: build
 	python3 tests/bench/run.py --build $(BUILD)
 
+# The demo workload (examples/workload/) as the image podgym-demo:latest on the
+# daemon DOCKER_HOST names; a no-op when the image has the same content.
+.PHONY: demo-image
+demo-image: deps
+	examples/workload/build-image.sh --out $(BUILD)/demo-image
+
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPODGYM_SANITIZE=ON -DPODGYM_WERROR=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
@@ -56,8 +62,3 @@ asan-test: asan
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
-
-# The demo workload (examples/workload/) as the image podgym-demo:latest on the
-# daemon DOCKER_HOST names; a no-op when the image has the same content.
-demo-image: deps
-	examples/workload/build-image.sh --out $(BUILD)/demo-image

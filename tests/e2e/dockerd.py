@@ -28,7 +28,8 @@ bridge and any iptables rule that names the bridge or its subnet are removed,
 and the directory goes.  A run killed with SIGKILL leaves a state file that the
 next harness in the same build dir sweeps (its owner pid is gone).
 
-Standard library only."""
+From a shell: `python3 tests/e2e/dockerd.py --mode bridge --demo-image -- CMD ...` runs CMD
+against a private daemon and cleans up after it.  Standard library only."""
 import atexit
 import contextlib
 import fcntl
@@ -376,7 +377,8 @@ class DockerDaemon:
         if not (os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers")) or
                 os.path.isdir(os.path.join(CGROUP_ROOT, "cpu")) or
                 os.path.isdir(os.path.join(CGROUP_ROOT, "cpu,cpuacct"))):
-            raise Unavailable("no cgroup hierarchy mounted at %s" % CGROUP_ROOT)
+            raise Unavailable("no cgroup hierarchy mounted at %s (mount cgroup2 or the v1 controllers there)"
+                              % CGROUP_ROOT)
         if self.mode == "bridge" and not shutil.which("ip", path=SYS_PATH):
             raise Unavailable("bridge mode needs ip (iproute2)")
 
@@ -442,8 +444,13 @@ class DockerDaemon:
             args += ["--bridge=" + self.bridge, "--userland-proxy=true"]
         env = dict(os.environ, PATH=SYS_PATH)
         env.pop("DOCKER_HOST", None)
+        self.args, self.daemon_env = args, env
         self.logfile = os.path.join(self.dir, "dockerd.log")
-        with open(self.logfile, "w") as logf:
+        self._spawn()
+
+    def _spawn(self):
+        with open(self.logfile, "a") as logf:
+            args, env = self.args, self.daemon_env
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=env,
                                          start_new_session=True)
         self.pid = self.proc.pid
@@ -460,6 +467,21 @@ class DockerDaemon:
                 return
             time.sleep(0.05)
         raise Unavailable("dockerd did not answer _ping within %d s: %s" % (self.start_timeout, self.log_tail()))
+
+    def stop_daemon(self):
+        """Stops dockerd (SIGTERM, as a machine's shutdown does) and keeps everything else: the
+        socket is gone until restart_daemon().  Containers without a restart policy stay exited."""
+        if not self.private:
+            raise RuntimeError("stop_daemon needs a private daemon (reuse=False)")
+        self._stop_daemon()
+
+    def restart_daemon(self):
+        """Starts dockerd again on the same roots and socket; containers with a restart policy come back."""
+        if not self.private:
+            raise RuntimeError("restart_daemon needs a private daemon (reuse=False)")
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        self._spawn()
 
     def log_tail(self, n=5):
         try:
@@ -717,3 +739,40 @@ def sweep_stale():
                 continue
             print("dockerd: sweeping the leftovers of a killed run in %s" % d, flush=True)
             cleanup_dir(d, st.get("bridge"), st.get("subnet"), st.get("cgroup_parent"))
+
+
+def main(argv):
+    """python3 tests/e2e/dockerd.py [--mode host|bridge] [--demo-image] [--sweep] [-- CMD ...]:
+    a private daemon for a command (DOCKER_HOST set for it), cleaned up after; without CMD it
+    prints DOCKER_HOST and waits for Ctrl-C.  --sweep only removes what killed runs left."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="dockerd.py", description=main.__doc__)
+    ap.add_argument("--mode", choices=("host", "bridge"), default="host")
+    ap.add_argument("--demo-image", action="store_true", help="build podgym-demo:latest on it first")
+    ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("cmd", nargs="*")
+    a = ap.parse_args(argv)
+    if a.sweep:
+        sweep_stale()
+        return 0
+    d = DockerDaemon(mode=a.mode, reuse=False)
+    try:
+        d.start()
+        if a.demo_image:
+            d.ensure_demo_image()
+        if a.cmd:
+            return subprocess.call(a.cmd, env=d.env())
+        print("DOCKER_HOST=unix://%s   (Ctrl-C stops and cleans up)" % d.socket, flush=True)
+        signal.pause()
+    except Unavailable as e:
+        print("dockerd.py: cannot start dockerd: %s" % e, file=sys.stderr)
+        return 77
+    except KeyboardInterrupt:
+        pass
+    finally:
+        d.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

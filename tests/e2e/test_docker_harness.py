@@ -136,6 +136,57 @@ def exercise_workload(d, mode):
     check("signal received" in str(logs), "%s: the workload logged the signal" % mode)
 
 
+def mean_latency(port, clients, each):
+    """Mean latency of `clients` concurrent keep-alive clients posting `each` requests, and failures."""
+    import threading
+    lat, fails, lock = [], [0], threading.Lock()
+
+    def client():
+        for _ in range(each):
+            t, st, _ = timed_post(port, 300)
+            with lock:
+                if st == 200:
+                    lat.append(t)
+                else:
+                    fails[0] += 1
+    ts = [threading.Thread(target=client) for _ in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return (sum(lat) / len(lat) if lat else 0), fails[0]
+
+
+def cpu_limit(d):
+    """Under --cpus 0.5 the latency rises with the load (the direction, not a time)."""
+    port = dockerd.free_port()
+    d.run(IMAGE, env={"PORT": port}, host_config={"NetworkMode": "host", "NanoCpus": 500000000})
+    check(dockerd.wait_http(port), "cpus: a workload limited to half a core serves")
+    one, f1 = mean_latency(port, 1, 6)
+    eight, f8 = mean_latency(port, 8, 4)
+    check(f1 == 0 and f8 == 0 and eight > one,
+          "cpus: 8 clients wait longer than 1 (%.0f ms > %.0f ms, failures %d, %d)" % (eight * 1e3, one * 1e3, f1, f8))
+
+
+def daemon_restart(d):
+    """stop_daemon/restart_daemon: the socket goes away and comes back on the same roots; a
+    container with a restart policy is back and serving."""
+    port = dockerd.free_port()
+    cid = d.run(IMAGE, env={"PORT": port},
+                host_config={"NetworkMode": "host", "RestartPolicy": {"Name": "always"}})
+    check(dockerd.wait_http(port), "restart: a workload with restart policy always serves")
+    first = d.pid
+    d.stop_daemon()
+    check(not dockerd._alive(first) and not d._ping(d.socket), "restart: the stopped daemon answers no _ping")
+    check(dockerd.http_request("GET", port, "/healthz", timeout=2)[0] is None,
+          "restart: its containers stopped with it")
+    d.restart_daemon()
+    check(d.pid != first and d._ping(d.socket), "restart: a new dockerd answers on the same socket")
+    back = dockerd.wait_http(port)
+    state = ((d.inspect(cid) or {}).get("State")) or {}
+    check(back and state.get("Running"), "restart: the workload is back and serving")
+
+
 def leftovers(info, ipt_before):
     """What a stopped harness left behind (empty lists when nothing)."""
     left = {}
@@ -170,6 +221,9 @@ def run_mode(mode):
         exercise_workload(d, mode)
         st, cs = d.api("GET", "/containers/json?all=1")
         check(st == 200 and len(cs) == 2, "%s: the daemon lists the 2 containers the test made" % mode)
+        if mode == "host":
+            cpu_limit(d)
+            daemon_restart(d)
     info["children"] = [pid for pid, _ in d.children]
     check("containerd" in [name for _, name in d.children],
           "%s: teardown saw the daemon's children (%s)" % (mode, sorted({name for _, name in d.children})))
