@@ -66,7 +66,7 @@ def free_port_base(n=8):
 DEFAULT_LOAD = "load: {duration_s: 1, rate: 10, method: POST, body: 'hello', timeout_s: 2}\n"
 
 
-def config(d, deployment="app", network=None, port_base=None, extra_docker="", extra="", load=DEFAULT_LOAD):
+def config(d, deployment="app", network=None, port_base=None, extra_docker="", extra="", load=DEFAULT_LOAD, cpu=0.5):
     """The podgym.yaml lines of a docker-backend server on daemon d."""
     network = network or d.mode
     port_base = port_base or free_port_base()
@@ -75,14 +75,14 @@ def config(d, deployment="app", network=None, port_base=None, extra_docker="", e
             "docker:\n"
             "  socket: %s\n"
             "  image: %s\n"
-            "  cpu: 0.5\n"
+            "  cpu: %g\n"
             "  memory: 64Mi\n"
             "  port_base: %d\n"
             "  network: %s\n"
             "  grace_s: 2\n"
             "  stats_window_s: 1\n"
             "%s"
-            "%s%s" % (deployment, d.socket, IMAGE, port_base, network, extra_docker, load, extra))
+            "%s%s" % (deployment, d.socket, IMAGE, cpu, port_base, network, extra_docker, load, extra))
 
 
 def server(d, scaling=None, test_routes=True, **kw):

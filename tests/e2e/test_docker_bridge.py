@@ -28,7 +28,7 @@ def stat(s):
 with dockerd.skip_unless_docker(mode="bridge") as d:
     d.ensure_demo_image()
     base = dt.free_port_base()
-    s = dt.server(d, port_base=base, scaling=SCALING, extra_docker=DOCKER, load=LOAD)
+    s = dt.server(d, port_base=base, scaling=SCALING, extra_docker=DOCKER, load=LOAD, cpu=0.2)
     check(dt.until(lambda: (dt.pod_view(s) or {}).get("system", {}).get("ready_pods") == 1, 30), "one ready replica")
     st, body, _ = s.post("/pod/set-pod-count/2", body='""', headers=dt.THESIS)
     check(st == 200 and body.get("to") == 2, "scale to 2 in bridge mode: %s %s" % (st, body))
