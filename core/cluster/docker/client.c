@@ -57,6 +57,17 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     return len;
 }
 
+/* Run h, collecting the body in b; the status in *st (0 when no answer). Frees h. */
+static CURLcode perform(CURL *h, pg_buf *b, long *st) {
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+    CURLcode rc = curl_easy_perform(h);
+    *st = 0;
+    if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, st);
+    curl_easy_cleanup(h);
+    return rc;
+}
+
 static CURL *easy(dock_client *c, const char *method, const char *path, int versioned, double timeout_s) {
     pthread_once(&curl_once, curl_init_once);
     CURL *h = curl_easy_init();
@@ -111,12 +122,8 @@ int dock_call_raw(dock_client *c, const char *method, const char *path, const ch
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    CURLcode rc = curl_easy_perform(h);
-    long st = 0;
-    if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
-    curl_easy_cleanup(h);
+    long st;
+    CURLcode rc = perform(h, &b, &st);
     curl_slist_free_all(hl);
     if (status) *status = st;
     int ret = 0;
@@ -160,12 +167,8 @@ int dock_negotiate(dock_client *c, pg_err *e) {
     pg_buf b = PG_BUF_INIT;
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    CURLcode rc = curl_easy_perform(h);
-    long st = 0;
-    if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
-    curl_easy_cleanup(h);
+    long st;
+    CURLcode rc = perform(h, &b, &st);
     pg_buf_free(&b);
     if (rc != CURLE_OK) return unreachable(c, rc, e);
     if (st != 200) return daemon_error(st, "GET", "/_ping", NULL, e);

@@ -908,18 +908,27 @@ static const char *pod_status(const dock_backend *d, const dpod *p, char *phase,
     return s;
 }
 
-static int dock_pods(pg_backend *b, pg_pod **out, size_t *n, pg_err *e) {
-    dock_backend *d = D(b);
+/* Lock the cache and allocate one entry of size per pod (+1); NULL with e
+ * filled (and mu free) when the daemon is gone or memory is short. */
+static void *cache_begin(dock_backend *d, size_t size, pg_err *e) {
     pthread_mutex_lock(&d->mu);
     if (d->down) {
         pthread_mutex_unlock(&d->mu);
-        return unavailable(d, e);
+        unavailable(d, e);
+        return NULL;
     }
-    pg_pod *v = calloc(d->npods + 1, sizeof *v);
+    void *v = calloc(d->npods + 1, size);
     if (!v) {
         pthread_mutex_unlock(&d->mu);
-        return pg_errf(e, 500, "no_memory", "out of memory");
+        pg_errf(e, 500, "no_memory", "out of memory");
     }
+    return v;
+}
+
+static int dock_pods(pg_backend *b, pg_pod **out, size_t *n, pg_err *e) {
+    dock_backend *d = D(b);
+    pg_pod *v = cache_begin(d, sizeof *v, e);
+    if (!v) return -1;
     for (size_t i = 0; i < d->npods; i++) {
         const dpod *p = d->pods[i];
         pg_pod *q = &v[i];
@@ -944,16 +953,8 @@ static int dock_pods(pg_backend *b, pg_pod **out, size_t *n, pg_err *e) {
 
 static int dock_metrics(pg_backend *b, pg_metric **out, size_t *n, pg_err *e) {
     dock_backend *d = D(b);
-    pthread_mutex_lock(&d->mu);
-    if (d->down) {
-        pthread_mutex_unlock(&d->mu);
-        return unavailable(d, e);
-    }
-    pg_metric *v = calloc(d->npods + 1, sizeof *v);
-    if (!v) {
-        pthread_mutex_unlock(&d->mu);
-        return pg_errf(e, 500, "no_memory", "out of memory");
-    }
+    pg_metric *v = cache_begin(d, sizeof *v, e);
+    if (!v) return -1;
     size_t k = 0;
     for (size_t i = 0; i < d->npods; i++) k += pod_metric(d, d->pods[i], &v[k]) == 0;
     *n = k;
