@@ -260,11 +260,13 @@ static void *stats_main(void *arg) {
     char path[160];
     snprintf(path, sizeof path, "/containers/%s/stats?stream=1", p->id);
     pg_err e = { 0 };
+    double t0 = pg_mono();
     dock_stream(&d->cli, path, on_stats, NULL, a, &p->stats_fd, &e);
     pthread_mutex_lock(&d->mu);
     p->stats_on = 0;
     p->ns = 0;                  /* a restarted container starts a new window */
-    want_stats(d, p);           /* it runs again already: a new stream */
+    if (pg_mono() - t0 >= 1)    /* it runs again already: a new stream (a stream that failed at */
+        want_stats(d, p);       /* once waits for the container's next event or a fresh list) */
     unref(p);
     d->workers--;
     pthread_cond_broadcast(&d->cv);
@@ -275,7 +277,7 @@ static void *stats_main(void *arg) {
 
 /* mu held: a running pod gets its stats stream. */
 static void want_stats(dock_backend *d, dpod *p) {
-    if (p->stats_on || d->stop || p->gone || strcmp(p->state, "running")) return;
+    if (p->stats_on || d->stop || d->down || p->gone || strcmp(p->state, "running")) return;
     stats_arg *a = malloc(sizeof *a);
     if (!a) return;
     *a = (stats_arg){ d, p };
@@ -369,6 +371,8 @@ static int inspect(dock_backend *d, const char *id, json_t **out, pg_err *e) {
     return dock_call(&d->cli, "GET", path, NULL, NULL, out, e);
 }
 
+static void delete_locked(dock_backend *d, dpod *p, double grace);
+
 /* List the labelled containers afresh and rebuild the cache from them. */
 static int resync(dock_backend *d, pg_err *e) {
     char path[700];
@@ -399,9 +403,11 @@ static int resync(dock_backend *d, pg_err *e) {
         if (seen) i++;
         else drop_pod(d, p);
     }
+    d->down = 0;
     for (size_t i = 0; i < n; i++)
         if (found && found[i]) apply_inspect(d, found[i]);
-    d->down = 0;
+    for (size_t i = 0; i < d->npods; i++)      /* a stop that failed while the daemon was gone */
+        if (d->pods[i]->deleting && !d->pods[i]->stopper) delete_locked(d, d->pods[i], -1);
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
     for (size_t i = 0; i < n; i++) json_decref(found ? found[i] : NULL);
