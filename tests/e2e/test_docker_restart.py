@@ -50,6 +50,18 @@ with dockerd.skip_unless_docker(mode="host") as d:
     n_at_kill = len(dt.containers(d))
     check(mid is not None and n_at_kill < 5, "podgym killed mid scale-out with %s of 5 containers made" % n_at_kill)
 
+    # A kill between a create and its start leaves a container that never ran: made here on
+    # purpose (the kill above lands anywhere), in the first free slot.
+    used = {int(c["Labels"]["podgym.slot"]) for c in dt.containers(d)}
+    slot = min(set(range(5)) - used) if len(used) < 5 else None
+    if slot is not None:
+        spec = {"Image": dt.IMAGE, "Env": ["PORT=%d" % (base + slot)],
+                "Labels": {"podgym.deployment": "app", "podgym.managed": "true", "podgym.slot": str(slot),
+                           "podgym.port": str(base + slot)},
+                "HostConfig": {"NetworkMode": "host", "RestartPolicy": {"Name": "always"}}}
+        st, made = d.api("POST", "/containers/create?name=app-never", spec)
+        check(st == 201, "a labelled container created and never started: %s" % st)
+
     s2 = dt.server(d, port_base=base)
     v = dt.pod_view(s2)
     check(v is not None and v["system"]["desired_pods"] == 5, "the new podgym reads the desired count 5 back: %s"
@@ -67,6 +79,7 @@ with dockerd.skip_unless_docker(mode="host") as d:
     check(peak[0] <= 5 and len(dt.containers(d)) == 5, "never more than 5 containers (peak %d)" % peak[0])
     names = sorted(p["name"] for p in dt.all_pods(v or {}))
     check(len(set(names)) == 5, "5 distinct pods")
+    check(slot is None or "app-never" in names, "the container that never ran was started and adopted")
     ports = sorted(int(c["Labels"]["podgym.port"]) for c in dt.containers(d))
     check(ports == list(range(base, base + 5)), "each in its own slot and port: %s" % ports)
     st, body, _ = s2.post("/pod/scale/out", body='""', headers=dt.THESIS)

@@ -453,6 +453,28 @@ static int store_desired(dock_backend *d, int n, pg_err *e);
 static void reconcile(dock_backend *d, pg_err *e);
 static int live(const dpod *p);
 
+/* Start the containers that were created and never started (a podgym killed
+ * between the create and the start, or a start that failed): as a kubelet
+ * would, once more (ctl held). */
+static void start_created(dock_backend *d) {
+    char ids[64][72];
+    int k = 0;
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < d->npods && k < 64; i++) {
+        const dpod *p = d->pods[i];
+        if (p->id[0] && !p->deleting && !strcmp(p->state, "created")) snprintf(ids[k++], sizeof ids[0], "%s", p->id);
+    }
+    pthread_mutex_unlock(&d->mu);
+    for (int i = 0; i < k; i++) {
+        char path[200];
+        long st = 0;
+        pg_err e = { 0 };
+        snprintf(path, sizeof path, "/containers/%.72s/start", ids[i]);
+        if (dock_call(&d->cli, "POST", path, NULL, &st, NULL, &e) != 0 && st != 304)
+            pg_log(PG_LOG_WARN, "docker: start %.12s: %s", ids[i], e.message);
+    }
+}
+
 /* After a fresh list: store the desired count when the daemon holds none
  * (what runs, else docker.replicas), then complete it. */
 static void adopt(dock_backend *d) {
@@ -464,6 +486,7 @@ static void adopt(dock_backend *d) {
     pg_err se = { 0 };
     if (!have && store_desired(d, n ? n : d->conf.replicas, &se) != 0)
         pg_log(PG_LOG_WARN, "docker: cannot store the desired count: %s", se.message);
+    start_created(d);
     reconcile(d, NULL);
     pthread_mutex_unlock(&d->ctl);
     pthread_mutex_lock(&d->mu);
