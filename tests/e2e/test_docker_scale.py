@@ -8,15 +8,17 @@ another deployment) are never touched; the `docker` Lua module through
 failures as nil + err)."""
 # ctest-labels: docker
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dockerd  # noqa: E402
 import dockertest as dt  # noqa: E402
-from pgtest import BIN, check, done, is_error  # noqa: E402
+from pgtest import BIN, SRC, check, done, is_error  # noqa: E402
 
 LUA = r'''
 local id = assert(docker.run{image = "%(image)s", cmd = "sh -c 'echo out-line; echo err-line >&2; sleep 30'",
@@ -55,6 +57,16 @@ with dockerd.skip_unless_docker(mode="host") as d:
             d.run(cmd=["sleep", "600"], labels={"podgym.deployment": "app"}),
             d.run(cmd=["sleep", "600"], labels={"podgym.deployment": "other", "podgym.managed": "true"})]
     base = dt.free_port_base()
+    # `podgym check` opens the backend but changes nothing on the daemon
+    cdir = tempfile.mkdtemp(prefix="podgym-e2e-check-")
+    cfg = os.path.join(cdir, "podgym.yaml")
+    with open(cfg, "w") as f:
+        f.write("scripts: %s/scripts\npolicies: %s/policies\ndata_dir: %s/data\n%s"
+                % (os.path.abspath(SRC), os.path.abspath(SRC), cdir, dt.config(d, port_base=base)))
+    r = subprocess.run([BIN, "check", "-c", cfg], capture_output=True, text=True, timeout=60, cwd=cdir)
+    check(r.returncode == 0 and "backend docker" in r.stdout, "podgym check on docker: %s %s" % (r.stdout, r.stderr))
+    check(len(dt.containers(d)) == 0, "and creates no container")
+    shutil.rmtree(cdir, ignore_errors=True)
     s = dt.server(d, port_base=base)
     v = dt.settled(s, 1)
     check(v is not None, "the server starts with one ready replica reporting metrics")
@@ -126,6 +138,7 @@ with dockerd.skip_unless_docker(mode="host") as d:
     st, body, _ = s.post("/test/template", body={"command": "sh -c 'unclosed"})
     check(st == 400 and is_error(body), "an unsplittable command is a 400")
 
+    check("(API %s)" % d.version in s.logtext(), "the API version is the daemon's (%s, below the client's)" % d.version)
     st, text, _ = s.get("/_engine/status")
     check(st == 200 and "docker" in str(text), "the engine reports the docker backend")
     s.stop()

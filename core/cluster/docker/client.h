@@ -20,7 +20,7 @@
 
 #include "base/err.h"
 
-#define DOCK_CLIENT_API "1.43"     /* the newest API this client speaks */
+#define DOCK_CLIENT_API "1.51"     /* the newest API this client speaks (Docker 28; 29 refuses below 1.44) */
 
 typedef struct dock_client {
     char socket[PATH_MAX];

@@ -71,6 +71,7 @@ struct dock_backend {
     int desired, have_state;
     char state_name[128];
     int down, synced;
+    int adopted;                /* the count was completed once (on first use) */
     char down_msg[480];
     int stop;
     int workers;                /* detached threads alive (stats, stoppers) */
@@ -476,10 +477,16 @@ static void start_created(dock_backend *d) {
 }
 
 /* After a fresh list: store the desired count when the daemon holds none
- * (what runs, else docker.replicas), then complete it. */
-static void adopt(dock_backend *d) {
+ * (what runs, else docker.replicas), then complete it. once: only if no
+ * adoption ran yet (the first use). */
+static void adopt(dock_backend *d, int once) {
     pthread_mutex_lock(&d->ctl);
     pthread_mutex_lock(&d->mu);
+    if (once && d->adopted) {
+        pthread_mutex_unlock(&d->mu);
+        pthread_mutex_unlock(&d->ctl);
+        return;
+    }
     int have = d->have_state, n = 0;
     for (size_t i = 0; i < d->npods; i++) n += live(d->pods[i]);
     pthread_mutex_unlock(&d->mu);
@@ -490,18 +497,40 @@ static void adopt(dock_backend *d) {
     reconcile(d, NULL);
     pthread_mutex_unlock(&d->ctl);
     pthread_mutex_lock(&d->mu);
-    pg_log(PG_LOG_INFO, "docker: %s (API %s), deployment %s: %d container%s adopted, %d desired", d->cli.socket,
-           d->cli.version, d->dep, n, n == 1 ? "" : "s", d->desired);
-    d->synced = 1;
+    pg_log(PG_LOG_INFO, "docker: deployment %s: %d container%s adopted, %d desired", d->dep, n, n == 1 ? "" : "s",
+           d->desired);
+    d->adopted = 1;
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
 }
 
+/* The cache is listed: the first time, open() may return (the count is
+ * completed on first use, so `podgym check` changes nothing); after the
+ * daemon was gone, the count is completed again at once. */
 static void on_events_open(void *ud) {
     dock_backend *d = ud;
     pg_err e = { 0 };
-    if (resync(d, &e) != 0) pg_log(PG_LOG_WARN, "docker: cannot list the containers: %s", e.message);
-    else adopt(d);
+    if (resync(d, &e) != 0) {
+        pg_log(PG_LOG_WARN, "docker: cannot list the containers: %s", e.message);
+        return;
+    }
+    pthread_mutex_lock(&d->mu);
+    int again = d->adopted;
+    if (!d->synced)
+        pg_log(PG_LOG_INFO, "docker: %s (API %s), deployment %s: %zu pod%s found", d->cli.socket, d->cli.version,
+               d->dep, d->npods, d->npods == 1 ? "" : "s");
+    d->synced = 1;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    if (again) adopt(d, 0);
+}
+
+/* Before the first operation: adopt what exists and complete the count. */
+static void first_use(dock_backend *d) {
+    pthread_mutex_lock(&d->mu);
+    int need = !d->adopted && !d->down && d->synced;
+    pthread_mutex_unlock(&d->mu);
+    if (need) adopt(d, 1);
 }
 
 static void mark_down(dock_backend *d, const pg_err *e) {
@@ -956,6 +985,7 @@ static void *cache_begin(dock_backend *d, size_t size, pg_err *e) {
 
 static int dock_pods(pg_backend *b, pg_pod **out, size_t *n, pg_err *e) {
     dock_backend *d = D(b);
+    first_use(d);
     pg_pod *v = cache_begin(d, sizeof *v, e);
     if (!v) return -1;
     for (size_t i = 0; i < d->npods; i++) {
@@ -982,6 +1012,7 @@ static int dock_pods(pg_backend *b, pg_pod **out, size_t *n, pg_err *e) {
 
 static int dock_metrics(pg_backend *b, pg_metric **out, size_t *n, pg_err *e) {
     dock_backend *d = D(b);
+    first_use(d);
     pg_metric *v = cache_begin(d, sizeof *v, e);
     if (!v) return -1;
     size_t k = 0;
@@ -994,6 +1025,7 @@ static int dock_metrics(pg_backend *b, pg_metric **out, size_t *n, pg_err *e) {
 
 static int dock_replicas(pg_backend *b, int *desired, pg_err *e) {
     dock_backend *d = D(b);
+    first_use(d);
     pthread_mutex_lock(&d->mu);
     int down = d->down;
     *desired = d->desired;
@@ -1004,6 +1036,7 @@ static int dock_replicas(pg_backend *b, int *desired, pg_err *e) {
 static int dock_scale(pg_backend *b, int replicas, pg_err *e) {
     dock_backend *d = D(b);
     if (replicas < 0 || replicas > 64) return pg_errf(e, 422, "limit", "docker: at most 64 replicas (asked %d)", replicas);
+    first_use(d);
     pthread_mutex_lock(&d->ctl);
     pthread_mutex_lock(&d->mu);
     int down = d->down;
@@ -1020,6 +1053,7 @@ static int dock_scale(pg_backend *b, int replicas, pg_err *e) {
 
 static int dock_delete_pod(pg_backend *b, const char *name, double grace_s, pg_err *e) {
     dock_backend *d = D(b);
+    first_use(d);
     pthread_mutex_lock(&d->ctl);
     pthread_mutex_lock(&d->mu);
     int rc = 0;
@@ -1056,6 +1090,7 @@ static int dock_wait(pg_backend *b, const pg_wait *w, double *waited, pg_err *e)
     double t0 = pg_mono(), last_progress = 0;
     double dummy;
     if (!waited) waited = &dummy;
+    first_use(d);
     pthread_mutex_lock(&d->mu);
     for (;;) {
         double t = pg_mono() - t0;
@@ -1234,7 +1269,7 @@ pg_backend *dock_backend_new(const pg_config *cfg, pg_err *e) {
         free(d);
         return pg_errf(e, 2, "backend", "cannot start the docker prober thread"), NULL;
     }
-    if (!was_down) {                            /* adopted (events_main) before the first request */
+    if (!was_down) {                            /* listed (events_main) before open returns */
         pthread_mutex_lock(&d->mu);
         struct timespec ts = pg_wall_after(d->cli.timeout_s + 60);
         while (!d->synced && pthread_cond_timedwait(&d->cv, &d->mu, &ts) != ETIMEDOUT) {}
