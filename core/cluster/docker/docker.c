@@ -21,6 +21,7 @@
 #define NSAMPLES 64             /* stats samples kept per pod */
 #define PROBE_FAST_S 0.02       /* a running pod not yet ready is probed this often */
 #define PROBE_PERIOD_S 1.0      /* a ready one this often (readiness periodSeconds) */
+#define PROBE_FAILURES 3        /* failures in a row that make a ready pod not ready (failureThreshold) */
 #define PULL_SHOWN_S 2.0        /* ErrImagePull, then ImagePullBackOff */
 #define RECONNECT_S 0.5         /* the daemon gone: try its socket again this often */
 #define MAX_WORDS 64
@@ -40,6 +41,7 @@ typedef struct dpod {
     int exit_code, restarts;
     double created, started;    /* wall s */
     int ready;
+    int probe_fails;            /* failed probes in a row */
     double probed;              /* mono s of the last probe */
     int deleting, stopper;      /* a stop + remove is under way / its thread runs */
     int pull_failed;
@@ -627,9 +629,11 @@ static void *probe_main(void *arg) {
             int ok = probe(d, port);
             pthread_mutex_lock(&d->mu);
             p->probed = pg_mono();
-            ok = ok && !p->gone && !strcmp(p->state, "running") && !p->deleting;
-            if (ok != p->ready) {
-                p->ready = ok;
+            int up = !p->gone && !strcmp(p->state, "running") && !p->deleting;
+            p->probe_fails = ok ? 0 : p->probe_fails + 1;
+            int ready = up && (ok || (p->ready && p->probe_fails < PROBE_FAILURES));
+            if (ready != p->ready) {
+                p->ready = ready;
                 pthread_cond_broadcast(&d->cv);
             }
             if (!p->ready) next = fmin(next, p->probed + PROBE_FAST_S);
