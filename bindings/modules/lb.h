@@ -56,6 +56,7 @@ void lb_progress_done(lua_State *L);
 
 /* Module openers, preloaded in every state. */
 int luaopen_k8s(lua_State *L);
+int luaopen_docker(lua_State *L);
 int luaopen_loadgen(lua_State *L);
 int luaopen_jmeter(lua_State *L);
 int luaopen_sampler(lua_State *L);

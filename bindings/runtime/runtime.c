@@ -320,7 +320,7 @@ static const luaL_Reg modules[] = {
     { "json", luaopen_json },   { "k8s", luaopen_k8s },       { "loadgen", luaopen_loadgen },
     { "jmeter", luaopen_jmeter }, { "sampler", luaopen_sampler }, { "log", luaopen_log },
     { "clock", luaopen_clock }, { "shared", luaopen_shared }, { "data", luaopen_data },
-    { "engine", lb_engine_open }, { NULL, NULL },
+    { "engine", lb_engine_open }, { "docker", luaopen_docker }, { NULL, NULL },
 };
 
 static int run_embedded(lua_State *L, const char *src, size_t len, const char *name, int nargs, int nres,

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cluster/registry.h"
+#include "cluster/docker/docker.h"
 #include "cluster/sim/sim.h"
 
 typedef struct backend_entry {
@@ -11,7 +12,7 @@ typedef struct backend_entry {
 
 static const backend_entry BACKENDS[] = {
     {"sim", sim_backend_new},
-    {"docker", NULL},
+    {"docker", dock_backend_new},
     {"kube", NULL},
 };
 

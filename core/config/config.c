@@ -63,12 +63,22 @@ static const cfg_key keys[] = {
     NUM("kube.timeout_s", CFG_DBL, kube.timeout_s, "10", GT(0)),    /* every API call */
     BOOL("kube.insecure", kube.insecure, "false"),          /* skip TLS verification */
 
-    STR("docker.socket", docker.socket, "/var/run/docker.sock"),
+    /* docker: socket "" = $DOCKER_HOST, then /var/run/docker.sock */
+    STR("docker.socket", docker.socket, ""),
     STR("docker.image", docker.image, "podgym-demo:latest"),
     STR("docker.command", docker.command, ""),              /* "" = the image's own */
+    STR("docker.env", docker.env, ""),                      /* "K=V K2=V2" */
     NUM("docker.cpu", CFG_DBL, docker.cpu, "0.5", GT(0)),   /* cores per replica */
     STR("docker.memory", docker.memory, "512Mi"),           /* memory limit per replica */
     NUM("docker.port_base", CFG_INT, docker.port_base, "18080", IN(1, 65535)),
+    ONE_OF("docker.network", docker.network, "host", "host|bridge"),
+    NUM("docker.replicas", CFG_INT, docker.replicas, "1", IN(0, 64)),  /* when the daemon holds none */
+    NUM("docker.grace_s", CFG_DBL, docker.grace_s, "10", GE(0)),     /* stop timeout, then SIGKILL */
+    STR("docker.readiness", docker.readiness, "/"),         /* "" = ready once running */
+    ONE_OF("docker.restart", docker.restart, "always", "no|on-failure|always|unless-stopped"),
+    NUM("docker.stats_resolution_s", CFG_DBL, docker.stats_resolution_s, "1", GT(0)),
+    NUM("docker.stats_window_s", CFG_DBL, docker.stats_window_s, "2", GT(0)),
+    NUM("docker.timeout_s", CFG_DBL, docker.timeout_s, "10", GT(0)),   /* every API call */
 
     NUM("sim.seed", CFG_U64, sim.seed, "1", ANY),
     NUM("sim.speed", CFG_DBL, sim.speed, "0", GE(0)),       /* 0 = never wait, 1 = real time */

@@ -60,12 +60,21 @@ typedef struct pg_kube_conf {
 } pg_kube_conf;
 
 typedef struct pg_docker_conf {
-    char socket[PATH_MAX];
+    char socket[PATH_MAX];      /* "" = $DOCKER_HOST (unix://...), then /var/run/docker.sock */
     char image[PG_NAME_MAX];
-    char command[PG_URL_MAX];
-    double cpu;
-    char memory[32];
-    int port_base;
+    char command[PG_URL_MAX];   /* "" = the image's own; split like a shell line, {port} replaced */
+    char env[PG_URL_MAX];       /* "K=V K2=V2", added to PORT=<the replica's port> */
+    double cpu;                 /* cores per replica (NanoCpus); also the pod's cpu request */
+    char memory[32];            /* memory limit per replica; also the pod's memory request */
+    int port_base;              /* replica in slot i serves on port_base + i */
+    char network[16];           /* host | bridge (port published on 127.0.0.1) */
+    int replicas;               /* desired count when the daemon holds none yet */
+    double grace_s;             /* stop timeout before SIGKILL */
+    char readiness[256];        /* HTTP path of the readiness probe; "" = ready when running */
+    char restart[16];           /* no | on-failure | always | unless-stopped */
+    double stats_resolution_s;  /* one metrics sample per resolution */
+    double stats_window_s;      /* metrics over this window; none before the first full one */
+    double timeout_s;           /* every Engine API call */
 } pg_docker_conf;
 
 typedef struct pg_load_conf {

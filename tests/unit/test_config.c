@@ -69,7 +69,7 @@ static void test_defaults(void **state) {
     assert_string_equal(c.kube.kubeconfig, "");
     assert_true(c.kube.timeout_s == 10);
     assert_int_equal(c.kube.insecure, 0);
-    assert_string_equal(c.docker.socket, "/var/run/docker.sock");
+    assert_string_equal(c.docker.socket, "");        /* $DOCKER_HOST, then /var/run/docker.sock */
     assert_string_equal(c.docker.image, "podgym-demo:latest");
     assert_true(c.docker.cpu == 0.5);
     assert_string_equal(c.docker.memory, "512Mi");
@@ -197,6 +197,48 @@ static const char *good =
     "scripts: my-scripts\n"
     "policies: my-policies\n"
     "hpa: {target_cpu_percent: 60}\n";
+
+/* The docker section: every key read, defaults, and the closed choices. */
+static void test_docker_keys(void **state) {
+    (void)state;
+    pg_config c;
+    pg_err e;
+    pg_config_defaults(&c);
+    assert_string_equal(c.docker.network, "host");
+    assert_int_equal(c.docker.replicas, 1);
+    assert_true(c.docker.grace_s == 10);
+    assert_string_equal(c.docker.readiness, "/");
+    assert_string_equal(c.docker.restart, "always");
+    assert_true(c.docker.stats_resolution_s == 1 && c.docker.stats_window_s == 2);
+    assert_true(c.docker.timeout_s == 10);
+    assert_string_equal(c.docker.env, "");
+    assert_int_equal(load_text("docker:\n"
+                               "  socket: /tmp/d.sock\n"
+                               "  env: \"A=1 B=two\"\n"
+                               "  network: bridge\n"
+                               "  replicas: 3\n"
+                               "  grace_s: 0.5\n"
+                               "  readiness: /healthz\n"
+                               "  restart: on-failure\n"
+                               "  stats_resolution_s: 0.5\n"
+                               "  stats_window_s: 3\n"
+                               "  timeout_s: 2\n", &c, &e), 0);
+    assert_string_equal(c.docker.socket, "/tmp/d.sock");
+    assert_string_equal(c.docker.env, "A=1 B=two");
+    assert_string_equal(c.docker.network, "bridge");
+    assert_int_equal(c.docker.replicas, 3);
+    assert_true(c.docker.grace_s == 0.5);
+    assert_string_equal(c.docker.readiness, "/healthz");
+    assert_string_equal(c.docker.restart, "on-failure");
+    assert_true(c.docker.stats_resolution_s == 0.5 && c.docker.stats_window_s == 3);
+    assert_true(c.docker.timeout_s == 2);
+    expect_error("docker:\n  network: overlay\n", 2,
+                 "invalid value for 'docker.network': 'overlay' (host, bridge)");
+    expect_error("docker:\n  restart: sometimes\n", 2, "invalid value for 'docker.restart'");
+    expect_error("docker:\n  timeout_s: 0\n", 2, "invalid value for 'docker.timeout_s': 0 (wants > 0)");
+    expect_error("docker:\n  replicas: 65\n", 2, "invalid value for 'docker.replicas': 65 (wants 0..64)");
+    expect_error("docker:\n  stats_window: 3\n", 2, "unknown key 'docker.stats_window'");
+}
 
 static void test_good_file(void **state) {
     (void)state;
@@ -451,6 +493,7 @@ int main(void) {
         cmocka_unit_test(test_token_env),
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_good_file),
+        cmocka_unit_test(test_docker_keys),
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_unknown_section),
