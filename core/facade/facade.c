@@ -538,7 +538,7 @@ static void faults_route(kf_facade *f, const char *method, http_req *req, http_r
     const char *body = http_body(req, &len);
     json_error_t je;
     json_t *j = json_loadb(body, len, 0, &je);
-    json_t *list = json_is_object(j) ? json_object_get(j, "faults") : j;
+    json_t *list = json_is_object(j) && json_object_get(j, "faults") ? json_object_get(j, "faults") : j;
     kf_fault tmp[KF_FAULTS];
     size_t n = 0;
     pg_err e;
