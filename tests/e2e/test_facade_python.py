@@ -147,6 +147,16 @@ st, body, _ = f.request("GET", "/apis/apps/v1")
 scale = [r for r in body.get("resources", []) if r["name"] == "deployments/scale"]
 check(scale and scale[0]["group"] == "autoscaling" and scale[0]["version"] == "v1" and scale[0]["kind"] == "Scale",
       "discovery publishes deployments/scale as autoscaling/v1 Scale")
+V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+st, body, r = f.request("GET", "/apis", headers={"Accept": V2 + ",application/json"})
+groups = {g["metadata"]["name"]: g for g in body.get("items", [])} if isinstance(body, dict) else {}
+dep = [x for x in groups.get("apps", {}).get("versions", [{}])[0].get("resources", []) if x["resource"] == "deployments"]
+subs = {x["subresource"]: x["responseKind"] for x in (dep[0].get("subresources", []) if dep else [])}
+check(st == 200 and r.getheader("Content-Type") == V2 and "metrics.k8s.io" in groups
+      and subs.get("scale") == {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+      "aggregated discovery v2 when asked: apps (deployments/scale as autoscaling/v1 Scale) and metrics.k8s.io")
+st, body, r = f.request("GET", "/apis", headers={"Accept": "application/json"})
+check(st == 200 and body.get("kind") == "APIGroupList", "the legacy APIGroupList otherwise")
 
 
 # bad input: Status errors, nothing changes
