@@ -441,7 +441,6 @@ static void watch_done(void *ud) {
 
 static void start_watch(kf_facade *f, http_req *req, http_resp *resp, const kf_filter *fl, const kf_query *q,
                         int table, int include) {
-    kf_state *s = &f->st;
     int initial = !q->rv || !*q->rv || !strcmp(q->rv, "0");
     uint64_t cursor = 0;
     if (!initial) {
@@ -498,10 +497,7 @@ static void start_watch(kf_facade *f, http_req *req, http_resp *resp, const kf_f
     w->end = pg_mono() + timeout;
     w->last_sent = pg_mono();
     w->fd = http_req_fd(req);
-    kf_state_lock(s);
-    int too_old = !initial && cursor < s->floor;
-    kf_state_unlock(s);
-    (void)too_old;                              /* reported as an ERROR event, as the apiserver does */
+    /* a cursor the history no longer covers: the first read sends the ERROR 410 event, as the apiserver does */
     resp->status = 200;
     resp->content_type = "application/json";
     resp->stream = watch_read;
@@ -652,9 +648,10 @@ static int parse_route(const char *path, kf_route *r) {
     memset(r, 0, sizeof *r);
     char segs[8][128];
     int n = 0;
-    for (const char *p = path; *p && n < 8;) {
+    for (const char *p = path; *p;) {
         while (*p == '/') p++;
         if (!*p) break;
+        if (n == 8) return -1;
         const char *q = strchr(p, '/');
         size_t len = q ? (size_t)(q - p) : strlen(p);
         if (len >= sizeof segs[0]) return 0;
@@ -687,7 +684,11 @@ static int parse_route(const char *path, kf_route *r) {
     else if (group == 1 && !strcmp(kind, "deployments")) r->res = KF_DEPLOYMENTS;
     else return -1;
     if (i < n) snprintf(r->name, sizeof r->name, "%s", segs[i++]);
-    if (i < n) snprintf(r->sub, sizeof r->sub, "%s", segs[i++]);
+    if (i < n) {
+        if (strlen(segs[i]) >= sizeof r->sub) return -1;
+        memcpy(r->sub, segs[i], strlen(segs[i]) + 1);
+        i++;
+    }
     if (i < n) return -1;
     return 1;
 }
@@ -698,6 +699,14 @@ static void not_found(http_resp *resp, const char *kind, const char *group_kind,
     send_status(resp, 404, msg, kind, name);
 }
 
+/* Lock s with the backend's state read in; -1 (unlocked, e filled) when the backend fails. */
+static int lock_fresh(kf_state *s, pg_err *e) {
+    kf_state_lock(s);
+    if (kf_refresh(s, e) == 0) return 0;
+    kf_state_unlock(s);
+    return -1;
+}
+
 static void metrics_route(kf_facade *f, const kf_route *r, const kf_query *q, http_resp *resp) {
     kf_state *s = &f->st;
     pg_err e;
@@ -706,8 +715,10 @@ static void metrics_route(kf_facade *f, const kf_route *r, const kf_query *q, ht
     pg_metric *m = NULL;
     size_t n = 0;
     if (s->b->ops->metrics(s->b, &m, &n, &e) != 0) return send_err(resp, &e);
-    kf_state_lock(s);
-    kf_refresh(s, &e);
+    if (lock_fresh(s, &e) < 0) {
+        free(m);
+        return send_err(resp, &e);
+    }
     json_t *items = json_array(), *one = NULL;
     for (size_t i = 0; i < n; i++) {
         kf_pod *k = kf_find_pod(s, m[i].name);
@@ -763,8 +774,7 @@ static void delete_pod(kf_facade *f, const kf_route *r, const kf_query *q, http_
     if (q->grace && parse_grace(q->grace, &grace) < 0)
         return send_status(resp, 400, "gracePeriodSeconds: want an integer >= 0", NULL, NULL);
     pg_err e;
-    kf_state_lock(s);
-    kf_refresh(s, &e);
+    if (lock_fresh(s, &e) < 0) return send_err(resp, &e);
     kf_pod *k = r->ns && !strcmp(r->ns, s->ns) ? kf_find_pod(s, r->name) : NULL;
     if (!k) {
         kf_state_unlock(s);
@@ -839,8 +849,10 @@ static void scale_write(kf_facade *f, const kf_route *r, const char *method, htt
         return send_status(resp, 400, "the request body must be a JSON object", NULL, NULL);
     }
     pg_err e;
-    kf_state_lock(s);
-    kf_refresh(s, &e);
+    if (lock_fresh(s, &e) < 0) {
+        json_decref(patch);
+        return send_err(resp, &e);
+    }
     json_t *cur = kobj_scale(s, &s->dep);
     char currv[24];
     rv_str(s->dep.rv, currv, sizeof currv);
@@ -899,8 +911,7 @@ static void resource_route(kf_facade *f, const kf_route *r, const char *method, 
         kf_filter fl;
         if (filter_init(&fl, s, r->res, r->ns, &q, &e) < 0) return send_err(resp, &e);
         if (truthy(q.watch) && q.watch) return start_watch(f, req, resp, &fl, &q, table, include);
-        kf_state_lock(s);
-        kf_refresh(s, &e);
+        if (lock_fresh(s, &e) < 0) return send_err(resp, &e);
         json_t *out = list_locked(s, &fl, table, include);
         kf_state_unlock(s);
         return send_json(resp, 200, out);
@@ -915,8 +926,7 @@ static void resource_route(kf_facade *f, const kf_route *r, const char *method, 
         kf_state_unlock(s);
         if (!exists) return not_found(resp, "deployments", "deployments.apps", r->name);
         if (!strcmp(method, "GET")) {
-            kf_state_lock(s);
-            kf_refresh(s, &e);
+            if (lock_fresh(s, &e) < 0) return send_err(resp, &e);
             json_t *out = kobj_scale(s, &s->dep);
             kf_state_unlock(s);
             return send_json(resp, 200, out);
@@ -930,8 +940,7 @@ static void resource_route(kf_facade *f, const kf_route *r, const char *method, 
         snprintf(msg, sizeof msg, "%s on %s is not supported by this server", method, gk);
         return send_status(resp, 405, msg, NULL, NULL);
     }
-    kf_state_lock(s);
-    kf_refresh(s, &e);
+    if (lock_fresh(s, &e) < 0) return send_err(resp, &e);
     json_t *out = NULL;
     if (r->res == KF_PODS) {
         kf_pod *k = !strcmp(r->ns, s->ns) ? kf_find_pod(s, r->name) : NULL;
