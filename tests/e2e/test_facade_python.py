@@ -291,6 +291,9 @@ st, evs = watch_lines("/api/v1/namespaces/default/pods?watch=1&resourceVersion="
 check(st == 200 and len(evs) == 1 and evs[0]["type"] == "ERROR" and evs[0]["object"]["code"] == 410
       and evs[0]["object"]["reason"] == "Expired", "a watch from a too old resourceVersion: ERROR 410 Expired (%r)"
       % (evs[:1],))
+st, evs = watch_lines("/api/v1/namespaces/default/pods?watch=1&resourceVersion=99999999")
+check(st == 200 and len(evs) == 1 and evs[0]["type"] == "ERROR" and evs[0]["object"]["code"] == 410,
+      "a watch from a resourceVersion the facade never gave (another life of it): ERROR 410, re-list (%r)" % (evs[:1],))
 apps.patch_namespaced_deployment_scale("app", "default", {"spec": {"replicas": 2}})
 st, body, _ = f.server.get("/pod")
 check(st == 200 and body["system"]["desired_pods"] == 2, "the front end still serves (%r)" % (st,))
