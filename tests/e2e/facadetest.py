@@ -1,6 +1,7 @@
 """Helpers for the Kubernetes API facade tests: a CA and a server certificate
 made with the openssl CLI, podgym serving the facade over the simulated
 cluster, a kubeconfig for it, and kubectl runs. Standard library only."""
+import atexit
 import base64
 import json
 import os
@@ -35,6 +36,7 @@ def make_certs():
     if not OPENSSL:
         skip("openssl not found")
     tmp = tempfile.mkdtemp(prefix="podgym-kf-")
+    atexit.register(shutil.rmtree, tmp, True)
 
     def openssl(*args):
         subprocess.run([OPENSSL] + list(args), check=True, cwd=tmp, capture_output=True, timeout=60)
