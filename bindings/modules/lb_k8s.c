@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "modules/lb.h"
+#include "runtime/runtime.h"
 #include "cluster/quantity.h"
 #include "cluster/sim/sim.h"
 #include "server/stats.h"
@@ -199,6 +200,8 @@ static void wait_progress(void *ud, int ready, int want, double elapsed) {
     lb_progress((lua_State *)ud, "waiting: %d/%d, %.1f s", ready, want, elapsed);
 }
 
+static int wait_stop(void *ud) { return rt_interrupted((lua_State *)ud); }
+
 static int lb_k8s_wait(lua_State *L) {
     pg_backend *b = backend(L);
     pg_err e = { 0 };
@@ -218,6 +221,8 @@ static int lb_k8s_wait(lua_State *L) {
         w.progress = wait_progress;
         w.progress_ud = L;
     }
+    w.stop = wait_stop;                         /* Ctrl-C in the repl */
+    w.stop_ud = L;
     double waited = 0;
     int rc = counted(PG_OP_WAIT, b->ops->wait(b, &w, &waited, &e));
     lb_progress_done(L);

@@ -159,6 +159,19 @@ void rt_interrupt(lua_State *L) {
     dl_hook_running(s);
 }
 
+int rt_interrupted(lua_State *L) {
+    rt_state *s = state_of(L);
+    return s && atomic_load(&s->interrupt);
+}
+
+void rt_interrupt_clear(lua_State *L) {
+    rt_state *s = state_of(L);
+    if (!s || !atomic_exchange(&s->interrupt, 0)) return;
+    lua_sethook(L, NULL, 0, 0);
+    lua_State *co = atomic_load(&s->co);
+    if (co) lua_sethook(co, NULL, 0, 0);
+}
+
 static int msgh(lua_State *L) {
     if (lua_type(L, 1) == LUA_TTABLE) return 1;     /* error({status=...}): keep */
     const char *msg = lua_tostring(L, 1);

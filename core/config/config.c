@@ -133,6 +133,7 @@ static const cfg_key keys[] = {
     STR("scripts", scripts, "scripts"),
     STR("policies", policies, "policies"),
     NUM("hpa.target_cpu_percent", CFG_DBL, hpa_target_pct, "50", GT(0)),
+    BOOL("repl.attach", repl_attach, "true"),              /* <data_dir>/repl.sock, mode 0600 */
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

@@ -124,6 +124,7 @@ typedef struct pg_config {
     char scripts[PATH_MAX];
     char policies[PATH_MAX];
     double hpa_target_pct;      /* hpa.target_cpu_percent */
+    int repl_attach;            /* repl.attach: serve listens on <data_dir>/repl.sock (podgym repl --attach) */
 } pg_config;
 
 /* Fill c with every default. */

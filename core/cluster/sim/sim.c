@@ -974,6 +974,12 @@ static int wait_virtual(sim *s, const pg_wait *w, double *waited, pg_err *e) {
         sync_pods(s, s->vt);
         counts c = count_pods(s, s->vt);
         if (wait_done(w, c)) break;
+        if (w->stop && w->stop(w->stop_ud)) {
+            double dt = s->vt - t0;
+            UNLOCK(s);
+            move_end(s, own);
+            return pg_errf(e, 503, "interrupted", "wait interrupted after %.1f s", dt);
+        }
         if (w->progress) {
             double dt = s->vt - t0;
             UNLOCK(s);
@@ -1018,6 +1024,8 @@ static int wait_real(sim *s, const pg_wait *w, double *waited, pg_err *e) {
             return 0;
         }
         if (t - t0 >= w->timeout_s) return wait_timeout(w, c, t - t0, e);
+        if (w->stop && w->stop(w->stop_ud))
+            return pg_errf(e, 503, "interrupted", "wait interrupted after %.1f s", t - t0);
         if (w->progress) w->progress(w->progress_ud, counted(w, c), w->ready, t - t0);
         double until = fmin(tn, t0 + w->timeout_s);
         pg_sleep(fmax(0.001, fmin((until - t) / speed, WAIT_TICK_S)));
