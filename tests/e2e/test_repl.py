@@ -5,17 +5,14 @@ help() and help(k8s.scale) from the ---@meta stubs; the history file written
 with every statement, whatever the exit."""
 import http.server
 import os
-import pty
-import select
 import signal
 import sys
 import tempfile
-import termios
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pgtest import BIN, check, done  # noqa: E402
+from pgtest import BIN, Pty, check, done  # noqa: E402
 
 d = tempfile.mkdtemp(prefix="podgym-repl-")
 cfg = os.path.join(d, "podgym.yaml")
@@ -41,64 +38,7 @@ threading.Thread(target=target.serve_forever, daemon=True).start()
 url = "http://127.0.0.1:%d/" % target.server_address[1]
 
 
-class Repl:
-    def __init__(self, args):
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            os.environ["HOME"] = d
-            os.execv(BIN, [BIN] + args)
-        self.out, self.seen = b"", 0
-
-    def read_until(self, token, timeout=20):
-        """Output until token appears past the last match; True when it did."""
-        end = time.time() + timeout
-        while True:
-            at = self.out.find(token.encode(), self.seen)
-            if at >= 0:
-                self.seen = at + len(token)
-                return True
-            left = end - time.time()
-            if left <= 0:
-                return False
-            r, _, _ = select.select([self.fd], [], [], min(left, 0.1))
-            if r:
-                try:
-                    self.out += os.read(self.fd, 4096)
-                except OSError:
-                    return self.out.find(token.encode(), self.seen) >= 0
-
-    def since(self, mark):
-        return self.out[mark:].decode(errors="replace")
-
-    def raw(self):
-        """Wait until libedit reads keys (raw mode): keys typed before that are cooked."""
-        end = time.time() + 10
-        while termios.tcgetattr(self.fd)[3] & termios.ICANON and time.time() < end:
-            self.read_until("\0never\0", 0.01)
-
-    def type(self, text):
-        self.raw()
-        os.write(self.fd, text.encode())
-
-    def send(self, line):
-        self.type(line + "\r")
-
-    def ctrl_c(self):
-        os.write(self.fd, b"\x03")           # the tty sends SIGINT to the foreground group
-
-    def wait_exit(self, timeout=30):
-        end = time.time() + timeout
-        while True:
-            w, status = os.waitpid(self.pid, os.WNOHANG)
-            if w:
-                return status
-            if time.time() > end:
-                os.kill(self.pid, signal.SIGKILL)
-                return os.waitpid(self.pid, 0)[1]
-            self.read_until("\0never\0", 0.1)
-
-
-r = Repl(["repl", "-c", cfg])
+r = Pty(["repl", "-c", cfg], d)
 check(r.read_until("podgym> "), "repl shows a prompt")
 check(b"help()" in r.out, "the banner points at help()")
 
@@ -178,7 +118,7 @@ check("marker_before_exit = 7" in text and "os.exit(3)" in text and "help(k8s.sc
       "the history file holds the statements of a session that ended by os.exit")
 
 # the history is read back by the next session; Ctrl-D writes it too
-r = Repl(["repl", "-c", cfg])
+r = Pty(["repl", "-c", cfg], d)
 check(r.read_until("podgym> "), "a second repl starts")
 r.send("second_session = 1")
 r.read_until("podgym> ")
