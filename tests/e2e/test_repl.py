@@ -68,6 +68,8 @@ interrupt("loadgen.run{url = '%s', rate = 50, duration = 500}" % url, "a load te
 m = len(r.out)
 check("load " in r.since(0) and " req/s" in r.since(0) and "/500.0 s" in r.since(0),
       "the load test's progress line shows elapsed/total, requests, errors, rate and p99")
+# the sim's own model of a load test (the default driver on sim) waits in real time at speed 1
+interrupt("loadgen.run{duration = 500}", "a load test of the sim driver", None)
 # a second Ctrl-C in a row, during the same kind of statement, does not kill the repl either
 interrupt("clock.sleep(3000)", "a second sleep", None)
 

@@ -1342,7 +1342,14 @@ int sim_loadtest(sim *s, const ld_plan *p, ld_result *r, pg_err *e) {
     UNLOCK(s);
     move_end(s, own);
     if (rc != 0) return -1;
-    if (s->conf.speed > 0) pg_sleep(span / s->conf.speed - (pg_mono() - wall0));
+    if (s->conf.speed > 0) {                    /* in slices: a stop (Ctrl-C) ends the wait */
+        double until = wall0 + span / s->conf.speed;
+        for (double left; (left = until - pg_mono()) > 0;) {
+            if (p->stop && p->stop(p->stop_ud))
+                return pg_errf(e, 503, "interrupted", "load test interrupted after %.1f s", pg_mono() - wall0);
+            pg_sleep(fmin(left, WAIT_TICK_S));
+        }
+    }
     ld_summarize(r);
     return 0;
 }

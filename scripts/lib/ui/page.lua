@@ -117,6 +117,16 @@ function renderPods(body) {
   document.getElementById("pods").setAttribute("data-loaded", String(rows.length));
 }
 
+// A chart's svg, W x H with margins L, R, T, B, in fig (appended now, drawn into after);
+// with no points it says so.
+function frame(fig, W, H, L, R, T, B, n, none) {
+  const svg = el("svg:svg", { viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none", "data-points": String(n) });
+  svg.append(el("svg:rect", { x: L, y: T, width: W - L - R, height: H - T - B, fill: "none", stroke: "#d9dee6" }));
+  if (!n) svg.append(el("svg:text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, none));
+  fig.append(svg);
+  return svg;
+}
+
 // A line chart: points [[x, y], ...]; the y range from 0 (or the minimum) to the maximum.
 function lineChart(fig, title, unit, pts, color, digits) {
   fig.textContent = "";
@@ -128,13 +138,8 @@ function lineChart(fig, title, unit, pts, color, digits) {
   const b = el("b", {}, last === null ? "-" : fmt(last, digits) + " " + unit);
   cap.append(b);
   fig.append(cap);
-  const svg = el("svg:svg", { viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none", "data-points": String(good.length) });
-  svg.append(el("svg:rect", { x: L, y: T, width: W - L - R, height: H - T - B, fill: "none", stroke: "#d9dee6" }));
-  if (!good.length) {
-    svg.append(el("svg:text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "no data yet"));
-    fig.append(svg);
-    return;
-  }
+  const svg = frame(fig, W, H, L, R, T, B, good.length, "no data yet");
+  if (!good.length) return;
   let x0 = good[0][0], x1 = good[good.length - 1][0];
   if (x1 === x0) x1 = x0 + 1;
   let y0 = Math.min(0, ...good.map(p => p[1])), y1 = Math.max(...good.map(p => p[1]));
@@ -150,20 +155,14 @@ function lineChart(fig, title, unit, pts, color, digits) {
   svg.append(el("svg:text", { x: W - R, y: H - 4, "text-anchor": "end" }, fmt(x1 - x0, 0) + " s"));
   const d = good.map(p => sx(p[0]).toFixed(1) + "," + sy(p[1]).toFixed(1)).join(" ");
   svg.append(el("svg:polyline", { points: d, fill: "none", stroke: color, "stroke-width": 1.5, "vector-effect": "non-scaling-stroke" }));
-  fig.append(svg);
 }
 
 // One bar per episode.
 function barChart(fig, eps) {
   fig.textContent = "";
   const W = 960, H = 150, L = 48, R = 8, T = 8, B = 18;
-  const svg = el("svg:svg", { viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none", "data-points": String(eps.length) });
-  svg.append(el("svg:rect", { x: L, y: T, width: W - L - R, height: H - T - B, fill: "none", stroke: "#d9dee6" }));
-  if (!eps.length) {
-    svg.append(el("svg:text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "no episodes yet (POST /env/reset, /env/step)"));
-    fig.append(svg);
-    return;
-  }
+  const svg = frame(fig, W, H, L, R, T, B, eps.length, "no episodes yet (POST /env/reset, /env/step)");
+  if (!eps.length) return;
   const vals = eps.map(e => e.reward);
   let y0 = Math.min(0, ...vals), y1 = Math.max(0, ...vals);
   if (y1 === y0) y1 = y0 + 1;
@@ -179,7 +178,6 @@ function barChart(fig, eps) {
     svg.append(r);
     if (eps.length <= 25) svg.append(el("svg:text", { x: L + (i + 0.5) * bw, y: H - 4, "text-anchor": "middle" }, String(e.episode)));
   });
-  fig.append(svg);
 }
 
 function renderSeries(s) {
