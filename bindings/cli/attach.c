@@ -14,6 +14,7 @@
  *   server -> client  'H' hello: one line about the server, on connect
  *                     'O' output (printed results, print())
  *                     'R' an error message
+ *                     'P' a live progress line (a wait, a load test; "" ends it)
  *                     'D' the statement is done ("ok" or "error")
  *                     'X' refused (too many sessions): a message, then close
  * A client that disconnects interrupts its running statement; a server
@@ -136,6 +137,9 @@ static void send_locked(session *s, char type, const char *p, size_t n) {
 
 static void out_frame(void *ud, int err, const char *p, size_t n) { send_locked(ud, err ? 'R' : 'O', p, n); }
 
+/* A live progress line of a session (a wait, a load test): 'P' frames, "" ends it. */
+static void session_progress(void *ud, const char *line) { send_locked(ud, 'P', line, strlen(line)); }
+
 /* print() of a session: its output goes to the client. */
 static int session_print(lua_State *L) {
     session *s = lua_touserdata(L, lua_upvalueindex(1));
@@ -220,6 +224,7 @@ static void *session_main(void *ud) {
     lua_pushlightuserdata(s->L, s);
     lua_pushcclosure(s->L, session_print, 1);
     lua_setglobal(s->L, "print");
+    rt_set_progress(s->L, session_progress, s);
     if (pthread_create(&s->eval, NULL, eval_main, s)) {
         const char *msg = "podgym: the server could not start the session\n";
         send_locked(s, 'X', msg, strlen(msg));
@@ -402,6 +407,7 @@ void attach_stop(attach_server *srv) {
 
 /* Frames until 'D' (0), or the server gone (-1). Ctrl-C sends 'I'. */
 static int await_done(int fd) {
+    int progress = isatty(2);
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
@@ -421,7 +427,8 @@ static int await_done(int fd) {
         char type, *p;
         size_t n;
         if (frame_recv(fd, &type, &p, &n)) break;
-        if (type == 'O') fwrite(p, 1, n, stdout), fflush(stdout);
+        if (type == 'P' && progress) fprintf(stderr, "\r\033[K%s", p), fflush(stderr);
+        else if (type == 'O') fwrite(p, 1, n, stdout), fflush(stdout);
         else if (type == 'R' || type == 'X') fwrite(p, 1, n, stderr), fflush(stderr);
         free(p);
         if (type == 'D') {

@@ -78,6 +78,12 @@ void rt_interrupt(lua_State *L);
 int rt_interrupted(lua_State *L);
 /* Drop an interrupt that came after the call it was meant for had ended. */
 void rt_interrupt_clear(lua_State *L);
+/* Where the live progress lines of L's state go (an attached repl
+ * session's client: line "" ends one); fn NULL: stderr, when the engine is
+ * interactive. rt_progress_sink returns fn and sets *ud. */
+typedef void (*rt_progress_fn)(void *ud, const char *line);
+void rt_set_progress(lua_State *L, rt_progress_fn fn, void *ud);
+rt_progress_fn rt_progress_sink(lua_State *L, void **ud);
 
 /* Around a core call that holds a lock or owns resources for long (the
  * sim's load test, the native generator): a call stuck past its deadline is

@@ -85,6 +85,14 @@ time.sleep(0.3)
 r.ctrl_c()
 check(r.read_until("interrupted", 20) and r.read_until("podgym> ", 20), "Ctrl-C stops a busy loop in the server")
 
+# a load test in the server, against the server itself: its live progress line on the client, then Ctrl-C
+stmt = "loadgen.run{url = 'http://127.0.0.1:%d/', rate = 20, duration = 500}" % s.port
+r.send(stmt)
+r.read_until(stmt + "\r\n")
+check(r.read_until("/500.0 s", 30) and r.read_until(" req/s", 10), "the load test's progress line reaches the attached terminal")
+r.ctrl_c()
+check(r.read_until("interrupted", 20) and r.read_until("podgym> ", 20), "Ctrl-C stops the load test running in the server")
+
 # sessions are separate Lua states
 codes = ["mine = %d\nmine\n" % i for i in range(6)]
 procs = [subprocess.Popen([BIN, "repl", "--attach", sock], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
