@@ -140,6 +140,11 @@ static void out_frame(void *ud, int err, const char *p, size_t n) { send_locked(
 /* A live progress line of a session (a wait, a load test): 'P' frames, "" ends it. */
 static void session_progress(void *ud, const char *line) { send_locked(ud, 'P', line, strlen(line)); }
 
+/* os.exit in a session would end the server: it is refused. */
+static int session_exit(lua_State *L) {
+    return luaL_error(L, "os.exit in an attached session would stop the server: Ctrl-D detaches");
+}
+
 /* print() of a session: its output goes to the client. */
 static int session_print(lua_State *L) {
     session *s = lua_touserdata(L, lua_upvalueindex(1));
@@ -225,6 +230,11 @@ static void *session_main(void *ud) {
     lua_pushcclosure(s->L, session_print, 1);
     lua_setglobal(s->L, "print");
     rt_set_progress(s->L, session_progress, s);
+    if (lua_getglobal(s->L, "os") == LUA_TTABLE) {
+        lua_pushcfunction(s->L, session_exit);
+        lua_setfield(s->L, -2, "exit");
+    }
+    lua_pop(s->L, 1);
     if (pthread_create(&s->eval, NULL, eval_main, s)) {
         const char *msg = "podgym: the server could not start the session\n";
         send_locked(s, 'X', msg, strlen(msg));
@@ -328,7 +338,7 @@ static int claim_path(const char *path) {
     if (!S_ISSOCK(st.st_mode)) return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = { .sun_family = AF_UNIX };
-    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    memcpy(a.sun_path, path, strlen(path) + 1);     /* the caller checked its length */
     int live = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     if (fd >= 0) close(fd);
     if (live) return -1;
@@ -351,7 +361,7 @@ attach_server *attach_start(pg_engine *eng) {
     else if (mkdir(eng->cfg.data_dir, 0755) != 0 && errno != EEXIST) why = strerror(errno);
     else if (claim_path(path) != 0) why = "another server listens there (or it is not a socket)";
     if (!why) {
-        snprintf(srv->path, sizeof srv->path, "%s", path);
+        memcpy(srv->path, path, strlen(path) + 1);
         srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_un a = { .sun_family = AF_UNIX };
         memcpy(a.sun_path, srv->path, strlen(srv->path) + 1);
@@ -408,17 +418,18 @@ void attach_stop(attach_server *srv) {
 /* Frames until 'D' (0), or the server gone (-1). Ctrl-C sends 'I'. */
 static int await_done(int fd) {
     int progress = isatty(2);
-    sigset_t block, old;
+    sigset_t block, old, waiting;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    sigdelset(&old, SIGINT);
+    waiting = old;
+    sigdelset(&waiting, SIGINT);
     int rc = -1;
     for (;;) {
         fd_set fds;
         FD_ZERO(&fds);
         FD_SET(fd, &fds);
-        int r = pselect(fd + 1, &fds, NULL, NULL, NULL, &old);
+        int r = pselect(fd + 1, &fds, NULL, NULL, NULL, &waiting);
         if (r < 0 && errno == EINTR) {
             if (repl_take_sigint() && frame_send(fd, 'I', NULL, 0)) break;
             continue;

@@ -94,11 +94,12 @@ static void on_line(char *line) {
 /* One line typed at the terminal: 1 with *out (malloc'ed), 0 at EOF, -1 on
  * Ctrl-C (the line is dropped). */
 static int tty_line(const char *prompt, char **out) {
-    sigset_t block, old;
+    sigset_t block, old, waiting;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    sigdelset(&old, SIGINT);
+    waiting = old;
+    sigdelset(&waiting, SIGINT);
     got_sigint = 0;
     cb_line = NULL;
     cb_done = 0;
@@ -108,7 +109,7 @@ static int tty_line(const char *prompt, char **out) {
         fd_set fds;
         FD_ZERO(&fds);
         FD_SET(0, &fds);
-        int r = pselect(1, &fds, NULL, NULL, NULL, &old);   /* SIGINT is let in here only */
+        int r = pselect(1, &fds, NULL, NULL, NULL, &waiting);   /* SIGINT is let in here only */
         if (r < 0 && errno == EINTR) {
             if (repl_take_sigint()) {
                 rc = -1;

@@ -70,6 +70,8 @@ r.send("help(k8s.scale)")
 check(r.read_until("Set the Deployment's replicas"), "help() in the attached repl")
 r.send("type(io) == 'table' and type(os.getenv) == 'function'")
 check(r.read_until("true\r\n"), "a session has the full library, not the routes' sandbox")
+r.send("os.exit(1)")
+check(r.read_until("would stop the server") and r.read_until("podgym> "), "os.exit in a session is refused")
 # Ctrl-C interrupts the statement running in the server
 r.send("clock.sleep(3000)")
 r.read_until("clock.sleep(3000)\r\n")
