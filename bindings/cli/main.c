@@ -258,12 +258,12 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
     if (!ho.token && !http_loopback(srv))
         pg_log(PG_LOG_WARN, "listening on %s with no auth.token: anyone who reaches it can scale and delete "
                "pods; set auth.token or PODGYM_TOKEN", h);
+    attach_server *att = attach_start(eng);             /* podgym repl --attach; in place when "listening" shows */
     int v6 = strchr(h, ':') != NULL;
     fprintf(stderr, "podgym: listening on %s://%s%s%s:%d (backend %s, generation %d)\n",
             http_tls(srv) ? "https" : "http", v6 ? "[" : "", h,
             v6 ? "]" : "", http_port(srv), eng->backend->ops->name, rt_generation(eng->rt));
     fflush(stderr);
-    attach_server *att = attach_start(eng);             /* podgym repl --attach */
     for (;;) {
         int sig = 0;
         if (sigwait(&set, &sig)) continue;
