@@ -7,16 +7,43 @@ local stubs = ...
 
 local modules = {}      -- name -> { about = "...", fns = { name -> { sig=, lines= } }, order = { names } }
 local by_name = {}      -- "k8s.scale" -> fn doc
+local classes = {}      -- "k8s.wait_opts" -> { "field type description", ... }
+
+-- The first sentence of a module's header comment, without its "name: ".
+local function first_sentence(text, keep_name)
+  if not keep_name then text = text:gsub("^[%w_]+: ", "") end
+  text = text:gsub("%s+", " ")
+  local s = text:match("^(.-%.)%s") or text:match("^(.-%.)$") or text
+  if #s > 90 then s = s:sub(1, 87) .. "..." end
+  return s
+end
 
 local function parse(text)
-  local mod, doc = nil, {}
+  local mod, doc, header, class = nil, {}, nil, nil
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     local m = line:match("^%-%-%-@meta%s+([%w_]+)")
+    local cname = line:match("^%-%-%-@class%s+([%w_.]+)")
+    local field = line:match("^%-%-%-@field%s+(.*)")
     if m then
       mod = { name = m, about = nil, fns = {}, order = {} }
       modules[m] = mod
-    elseif mod and not mod.about and line:match("^%-%- ") then
-      mod.about = line:gsub("^%-%- ", ""):gsub("^[%w_]+: ", "")
+      header = {}
+    elseif header and line:match("^%-%- ") then
+      header[#header + 1] = line:sub(4)
+    elseif header then
+      mod.about = first_sentence(table.concat(header, " "))
+      header = nil
+    end
+    if cname then
+      class = {}
+      classes[cname] = class
+    elseif field and class then
+      class[#class + 1] = field
+    elseif not line:match("^%-%-%-") then
+      class = nil
+    end
+    if m or header then
+      -- the header comment
     elseif line:match("^%-%-%-") then
       doc[#doc + 1] = line:sub(4)
     else
@@ -39,10 +66,11 @@ table.sort(files)
 for _, name in ipairs(files) do parse(stubs[name]) end
 
 local function summary(f)
+  local text = {}
   for _, l in ipairs(f.lines) do
-    if not l:match("^@") then return l end
+    if not l:match("^@") then text[#text + 1] = l end
   end
-  return ""
+  return first_sentence(table.concat(text, " "), true)
 end
 
 local function describe(f)
@@ -54,6 +82,16 @@ local function describe(f)
     elseif r then returns[#returns + 1] = "  " .. r
     elseif not l:match("^@") then out[#out + 1] = "  " .. l end
   end
+  -- a parameter's or result's type that is a documented class: its fields too
+  local function with_fields(list, l)
+    list[#list + 1] = l
+    local t = l:match("^%s*[%w_.]+%??%s+([%w_.]+)")
+    for _, f in ipairs(t and classes[t] or {}) do list[#list + 1] = "      ." .. f end
+  end
+  local p2, r2 = {}, {}
+  for _, l in ipairs(params) do with_fields(p2, l) end
+  for _, l in ipairs(returns) do with_fields(r2, l) end
+  params, returns = p2, r2
   if #params > 0 then out[#out + 1] = "parameters:"; for _, l in ipairs(params) do out[#out + 1] = l end end
   if #returns > 0 then out[#out + 1] = "returns:"; for _, l in ipairs(returns) do out[#out + 1] = l end end
   return table.concat(out, "\n")
