@@ -64,6 +64,7 @@ r.send("k8s.scale(3)")
 check(r.read_until("true"), "k8s.scale works")
 interrupt("k8s.wait{timeout = 3000}", "k8s.wait", "waiting: ")
 interrupt("clock.sleep(3000)", "clock.sleep", None)
+interrupt("k8s.sleep(3000)", "k8s.sleep", None)
 interrupt("loadgen.run{url = '%s', rate = 50, duration = 500}" % url, "a load test", " p99 ")
 m = len(r.out)
 check("load " in r.since(0) and " req/s" in r.since(0) and "/500.0 s" in r.since(0),
