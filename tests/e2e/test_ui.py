@@ -44,6 +44,16 @@ if p.returncode != 0 or ">ran<" not in p.stdout:
     skip("chromium cannot run here (exit %d): %s" % (p.returncode, p.stderr.strip()[-300:]))
 
 
+# the rules hold: a name and an outside address both fail, loopback answers (checked on the server below)
+probe = ("data:text/html,<p id=a>-</p><p id=b>-</p><script>"
+         "const f=(u,id)=>fetch(u,{mode:'no-cors'}).then(()=>document.getElementById(id).textContent='reached')"
+         ".catch(()=>document.getElementById(id).textContent='blocked');"
+         "f('http://example.com/','a');f('http://93.184.216.34/','b')</script>")
+p = chromium("--virtual-time-budget=3000", "--dump-dom", probe)
+check('<p id="a">blocked</p>' in p.stdout and '<p id="b">blocked</p>' in p.stdout,
+      "chromium reaches neither a host name nor an outside address (%s)" % p.stdout.strip()[-200:])
+
+
 class Table(html.parser.HTMLParser):
     """The rows of table#pods's tbody: {name: {cell class: text}}; the charts' data-points."""
 
