@@ -67,9 +67,10 @@ local function num(v)
   return n
 end
 
-local function last(list, n)
+-- The last n of list[from..].
+local function last(list, n, from)
   local out = {}
-  for i = math.max(1, #list - n + 1), #list do out[#out + 1] = list[i] end
+  for i = math.max(from or 1, #list - n + 1), #list do out[#out + 1] = list[i] end
   return out
 end
 
@@ -87,8 +88,14 @@ local function sampler_series()
   end
   if not pick then return null end
   local list = rows(pick.file, SAMPLER_COLS) or {}
+  -- a reset of the backend's clock (a new episode on sim) starts the rows' time again: the rows since the last one
+  local from = 1
+  for i = 2, #list do
+    local a, b = tonumber(list[i - 1].epoch_s), tonumber(list[i].epoch_s)
+    if a and b and b < a then from = i end
+  end
   local pts = {}
-  for _, r in ipairs(last(list, MAX_POINTS)) do
+  for _, r in ipairs(last(list, MAX_POINTS, from)) do
     pts[#pts + 1] = { t = num(r.epoch_s), cpu = num(r.cpu_pct), mem = num(r.mem_pct),
                       pods = num(r.online_pods), total = num(r.total_pods) }
   end

@@ -121,6 +121,8 @@ try:
           "GET /ui/series has the current episode's steps with their latency")
     check(series["sampler"] and series["sampler"]["running"] and len(series["sampler"]["points"]) >= 1,
           "GET /ui/series has the running sampler job's rows (%s)" % str(series["sampler"])[:200])
+    ts = [p["t"] for p in series["sampler"]["points"]]
+    check(ts == sorted(ts), "the sampler's series is the rows since the clock's last reset (time never goes back)")
     st, rewards, _ = s.get("/ui/rewards")
     eps = rewards.get("episodes", [])
     check(st == 200 and [e["episode"] for e in eps] == [1, 2] and [e["steps"] for e in eps] == [4, 3]
