@@ -418,12 +418,8 @@ void attach_stop(attach_server *srv) {
 /* Frames until 'D' (0), or the server gone (-1). Ctrl-C sends 'I'. */
 static int await_done(int fd) {
     int progress = isatty(2);
-    sigset_t block, old, waiting;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    waiting = old;
-    sigdelset(&waiting, SIGINT);
+    sigset_t old, waiting;
+    repl_block_sigint(&old, &waiting);
     int rc = -1;
     for (;;) {
         fd_set fds;

@@ -53,6 +53,15 @@ void repl_signals(void) {
     sigaction(SIGINT, &sa, NULL);
 }
 
+void repl_block_sigint(sigset_t *old, sigset_t *waiting) {
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &block, old);
+    *waiting = *old;
+    sigdelset(waiting, SIGINT);
+}
+
 int repl_take_sigint(void) {
     if (!got_sigint) return 0;
     got_sigint = 0;
@@ -94,12 +103,8 @@ static void on_line(char *line) {
 /* One line typed at the terminal: 1 with *out (malloc'ed), 0 at EOF, -1 on
  * Ctrl-C (the line is dropped). */
 static int tty_line(const char *prompt, char **out) {
-    sigset_t block, old, waiting;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    waiting = old;
-    sigdelset(&waiting, SIGINT);
+    sigset_t old, waiting;
+    repl_block_sigint(&old, &waiting);
     got_sigint = 0;
     cb_line = NULL;
     cb_done = 0;

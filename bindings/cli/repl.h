@@ -2,6 +2,7 @@
 #ifndef PG_REPL_H
 #define PG_REPL_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include <lua.h>
@@ -39,6 +40,9 @@ int repl_read(lua_State *L, int tty, char **src);
  * since the last call. */
 void repl_signals(void);
 int repl_take_sigint(void);
+/* Block SIGINT (the mask before in *old); *waiting is *old with SIGINT let
+ * in, for a pselect that is to see it. */
+void repl_block_sigint(sigset_t *old, sigset_t *waiting);
 /* ~/.podgym_history read now; every statement read is written to it. */
 void repl_history_open(void);
 
