@@ -199,6 +199,19 @@ class Pty:
                 os.chdir(cwd)
             os.execv(BIN, [BIN] + args)
         self.out, self.seen = b"", 0
+        atexit.register(self._kill)        # a test that fails part-way leaves no repl behind
+
+    def _kill(self):
+        try:
+            if os.waitpid(self.pid, os.WNOHANG)[0] == 0:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
 
     def read_until(self, token, timeout=20):
         """Output until token appears past the last match; True when it did."""

@@ -5,6 +5,7 @@ help() and help(k8s.scale) from the ---@meta stubs; the history file written
 with every statement, whatever the exit."""
 import http.server
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -132,4 +133,5 @@ check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "Ctrl-D leaves with 
 text = history()
 check("second_session = 1" in text and "marker_before_exit = 7" in text, "the history keeps both sessions")
 target.shutdown()
+shutil.rmtree(d, ignore_errors=True)
 done()

@@ -6,6 +6,7 @@ have their own Lua states; a client that vanishes mid-statement, many
 sessions, and a stop with sessions open; repl.attach: false gives a clear
 error."""
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -146,4 +147,5 @@ check(not os.path.exists(os.path.join(s.data, "repl.sock")), "repl.attach: false
 rc, out, err = attach_run("1\n", "-c", s.config)
 check(rc == 1 and "cannot attach" in err and "repl.attach" in err, "attaching then is a clear error (%s)" % err.strip())
 s.stop()
+shutil.rmtree(home, ignore_errors=True)
 done()
