@@ -32,13 +32,15 @@
 static const char usage[] =
     "usage: podgym serve [-c podgym.yaml] [--listen HOST:PORT] [--backend sim|docker|kube] [--quiet]\n"
     "       podgym repl  [-c podgym.yaml] [--backend ...]\n"
+    "       podgym repl  --attach [SOCKET] [-c podgym.yaml]\n"
     "       podgym run   FILE.lua [ARGS...] [-c podgym.yaml] [--backend ...]\n"
     "       podgym check [-c podgym.yaml]\n"
     "       podgym --version | --help\n"
     "\n"
     "serve   serve the HTTP API (default 127.0.0.1:6000, simulated cluster)\n"
     "repl    a Lua prompt with every module loaded (k8s, loadgen, jmeter, sampler, json, log,\n"
-    "        clock, shared)\n"
+    "        clock, shared); --attach: statements run inside a running `podgym serve`, on its\n"
+    "        cluster (SOCKET: default <data_dir>/repl.sock of the config)\n"
     "run     run a Lua script with every module; exits with the script's status\n"
     "check   validate the config and compile every script and policy; exit 0 or 1\n";
 
@@ -49,6 +51,8 @@ typedef struct opts {
     const char *backend;
     int quiet;
     const char *file;           /* run */
+    int attach;                 /* repl --attach [SOCKET] */
+    const char *attach_path;
     int argc;                   /* script arguments (run) */
     char **argv;
 } opts;
@@ -92,6 +96,12 @@ static int parse_args(int argc, char **argv, opts *o) {
                 o->listen = v;
             } else if (!strcmp(a, "--backend")) o->backend = v;
             else o->config = v;
+            continue;
+        }
+        if (!no_more_opts && !strcmp(a, "--attach")) {
+            if (strcmp(o->cmd, "repl")) return bad_usage("--attach is only for repl%s", "");
+            o->attach = 1;
+            if (i + 1 < argc && argv[i + 1][0] != '-') o->attach_path = argv[++i];
             continue;
         }
         if (!no_more_opts && (!strcmp(a, "--quiet") || !strcmp(a, "-q"))) {
@@ -165,6 +175,7 @@ static void engine_identity(pg_engine *eng) {
     memset(&c.facade, 0, sizeof c.facade);
     memset(c.scripts, 0, sizeof c.scripts);
     memset(c.policies, 0, sizeof c.policies);
+    c.repl_attach = 0;
     eng->config_hash = pg_hash(PG_HASH_INIT, &c, sizeof c);
 }
 
@@ -280,6 +291,7 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
     if (!ho.token && !http_loopback(srv))
         pg_log(PG_LOG_WARN, "listening on %s with no auth.token: anyone who reaches it can scale and delete "
                "pods; set auth.token or PODGYM_TOKEN", h);
+    attach_server *att = attach_start(eng);             /* podgym repl --attach; in place when "listening" shows */
     int v6 = strchr(h, ':') != NULL;
     fprintf(stderr, "podgym: listening on %s://%s%s%s:%d (backend %s, generation %d)\n",
             http_tls(srv) ? "https" : "http", v6 ? "[" : "", h,
@@ -308,6 +320,7 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
     pthread_t t;                                        /* a request waiting in a call bounds nothing */
     if (pthread_create(&t, NULL, stop_timer, NULL) == 0) pthread_detach(t);
     kf_stop(facade);
+    attach_stop(att);                                   /* attached sessions interrupted and closed */
     http_stop(srv);
     engine_close(eng);
     return 0;
@@ -356,6 +369,15 @@ static int cmd_lua(pg_engine *eng, const opts *o) {
     return rc;
 }
 
+/* repl --attach: no engine of its own, the server's. */
+static int cmd_attach(pg_engine *eng, const opts *o) {
+    signal(SIGPIPE, SIG_IGN);
+    char path[4096];
+    if (o->attach_path) snprintf(path, sizeof path, "%s", o->attach_path);
+    else attach_default_path(&eng->cfg, path, sizeof path);
+    return attach_client(path);
+}
+
 /* glibc gives each new thread its own malloc arena, up to 8 per core; with a
  * thread per connection (libmicrohttpd) and Lua states moving between
  * threads, a long run's RSS then creeps up with fragmentation across
@@ -371,6 +393,7 @@ int main(int argc, char **argv) {
     if (!rc) rc = engine_config(&eng, &o);
     if (!rc) {
         if (!strcmp(o.cmd, "serve")) rc = cmd_serve(&eng, &o);
+        else if (o.attach) rc = cmd_attach(&eng, &o);
         else if (!strcmp(o.cmd, "check")) rc = cmd_check(&eng, &o);
         else rc = cmd_lua(&eng, &o);                /* repl, or run with o.file */
     }

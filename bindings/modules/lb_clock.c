@@ -9,6 +9,9 @@
 
 #include "base/clock.h"
 #include "modules/lb.h"
+#include "runtime/runtime.h"
+
+#define SLEEP_SLICE_S 0.05
 
 static int lb_clock_now(lua_State *L) {
     lua_pushnumber(L, pg_wall());
@@ -24,8 +27,16 @@ static int lb_clock_sleep(lua_State *L) {
     double s = luaL_checknumber(L, 1);
     luaL_argcheck(L, s >= 0 && isfinite(s), 1, "seconds must be >= 0");
     if (s > 1e9) s = 1e9;                           /* ~31 years: keeps tv_sec in range */
-    struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - floor(s)) * 1e9) };
-    nanosleep(&ts, NULL);   /* EINTR ends it: the runtime's interrupt hook fires on return */
+    /* In slices, so that an interrupt from any thread (Ctrl-C in the repl or
+     * in an attached session) ends it: the runtime's hook fires on return. */
+    double until = pg_mono() + s;
+    while (!rt_interrupted(L)) {
+        double left = until - pg_mono();
+        if (left <= 0) break;
+        if (left > SLEEP_SLICE_S) left = SLEEP_SLICE_S;
+        struct timespec ts = { .tv_sec = (time_t)left, .tv_nsec = (long)((left - floor(left)) * 1e9) };
+        nanosleep(&ts, NULL);
+    }
     return 0;
 }
 

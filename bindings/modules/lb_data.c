@@ -1,4 +1,4 @@
-/* lb_data.c: the `data` module: whole-line appends to files under data_dir
+/* lb_data.c: the `data` module: whole-line appends to files under data_dir and their tails
  * (episode logs), and named locks for critical sections. */
 #include <errno.h>
 #include <fcntl.h>
@@ -198,6 +198,51 @@ static int lb_data_append(lua_State *L) {
     return 1;
 }
 
+/* data.tail(file[, max_bytes]) -> text | nil, err: the end of a file under
+ * data_dir, at most max_bytes (default DATA_TAIL_DEFAULT, at most
+ * DATA_TAIL_MAX), from the start of a line: a file longer than that loses
+ * its first lines, never half of one. 404 not_found when it does not exist. */
+#define DATA_TAIL_DEFAULT (256 << 10)
+#define DATA_TAIL_MAX (4 << 20)
+
+static int lb_data_tail(lua_State *L) {
+    const char *file = luaL_checkstring(L, 1);
+    lua_Integer max = luaL_optinteger(L, 2, DATA_TAIL_DEFAULT);
+    luaL_argcheck(L, max > 0 && max <= DATA_TAIL_MAX, 2, "max_bytes must be 1 .. 4 MiB");
+    char path[4096];
+    pg_err e;
+    if (smp_resolve_path(lb_engine(L)->cfg.data_dir, file, path, sizeof path, &e) < 0) return lb_fail(L, &e);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int err = errno;
+        if (fd >= 0) close(fd);
+        if (fd < 0 && err == ENOENT) pg_errf(&e, 404, "not_found", "%s: no such file", file);
+        else pg_errf(&e, 500, "io", "%s: %s", file, fd >= 0 ? "not a regular file" : strerror(err));
+        return lb_fail(L, &e);
+    }
+    off_t from = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+    size_t want = (size_t)(st.st_size - from);
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, want ? want : 1);
+    size_t got = 0;
+    while (got < want) {
+        ssize_t r = pread(fd, p + got, want - got, from + (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    size_t skip = 0;
+    if (from > 0) {                                 /* from the first whole line */
+        const char *nl = memchr(p, '\n', got);
+        skip = nl ? (size_t)(nl - p) + 1 : got;
+    }
+    if (skip) memmove(p, p + skip, got - skip);
+    luaL_pushresultsize(&b, got - skip);
+    return 1;
+}
+
 static int unlock_and_return(lua_State *L, int status, lua_KContext ctx) {
     rt_lock_held(L, (pthread_mutex_t *)ctx, 0);
     pthread_mutex_unlock((pthread_mutex_t *)ctx);
@@ -224,6 +269,7 @@ static int lb_data_locked(lua_State *L) {
 int luaopen_data(lua_State *L) {
     static const luaL_Reg fns[] = {
         { "append", lb_data_append },
+        { "tail", lb_data_tail },
         { "locked", lb_data_locked },
         { NULL, NULL },
     };

@@ -27,9 +27,12 @@
 #include <string.h>
 
 #include "modules/lb.h"
+#include "runtime/runtime.h"
 #include "cluster/quantity.h"
 #include "cluster/sim/sim.h"
 #include "server/stats.h"
+
+#define SLEEP_SLICE_S 0.05      /* k8s.sleep on a real-time clock: wall seconds between interrupt checks */
 
 static const lb_field pod_fields[] = {
     LB_F(pg_pod, name, LB_STR),      LB_F(pg_pod, phase, LB_STR),    LB_F(pg_pod, status, LB_STR),
@@ -199,6 +202,8 @@ static void wait_progress(void *ud, int ready, int want, double elapsed) {
     lb_progress((lua_State *)ud, "waiting: %d/%d, %.1f s", ready, want, elapsed);
 }
 
+static int wait_stop(void *ud) { return rt_interrupted((lua_State *)ud); }
+
 static int lb_k8s_wait(lua_State *L) {
     pg_backend *b = backend(L);
     pg_err e = { 0 };
@@ -218,6 +223,8 @@ static int lb_k8s_wait(lua_State *L) {
         w.progress = wait_progress;
         w.progress_ud = L;
     }
+    w.stop = wait_stop;                         /* Ctrl-C in the repl */
+    w.stop_ud = L;
     double waited = 0;
     int rc = counted(PG_OP_WAIT, b->ops->wait(b, &w, &waited, &e));
     lb_progress_done(L);
@@ -245,7 +252,20 @@ static int lb_k8s_sleep(lua_State *L) {
     double s = luaL_checknumber(L, 1);
     luaL_argcheck(L, s >= 0 && isfinite(s), 1, "seconds must be >= 0");
     pg_err e = { "sleep", "backend sleep failed", 500 };
-    return ok_or_fail(L, counted(PG_OP_SLEEP, b->ops->sleep(b, s)), &e);
+    pg_engine *eng = lb_engine(L);
+    int sim = !strcmp(b->ops->name, "sim");
+    if (sim && eng->cfg.sim.speed <= 0)                 /* the virtual clock: no waiting */
+        return ok_or_fail(L, counted(PG_OP_SLEEP, b->ops->sleep(b, s)), &e);
+    /* A real-time clock: in slices of SLEEP_SLICE_S wall seconds, so that
+     * an interrupt (Ctrl-C in the repl) ends it; one backend call counted. */
+    double slice = SLEEP_SLICE_S * (sim ? eng->cfg.sim.speed : 1), left = s;
+    int rc = 0;
+    while (rc == 0 && left > 1e-9 && !rt_interrupted(L)) {
+        double d = fmin(left, slice);
+        rc = b->ops->sleep(b, d);
+        left -= d;
+    }
+    return ok_or_fail(L, counted(PG_OP_SLEEP, rc), &e);
 }
 
 static int lb_k8s_backend(lua_State *L) {

@@ -421,7 +421,7 @@ static ld_result *sim_result(void) {
 }
 
 /* driver "sim": the backend's own model of the load test. */
-static int run_sim(lua_State *L, const ld_plan *p, const char *jtl_opt, int with_samples) {
+static int run_sim(lua_State *L, ld_plan *p, const char *jtl_opt, int with_samples) {
     pg_backend *b = engine(L)->backend;
     pg_err e = { 0 };
     if (!b || !b->ops->loadtest) {
@@ -432,6 +432,8 @@ static int run_sim(lua_State *L, const ld_plan *p, const char *jtl_opt, int with
     if (jtl_opt && jtl_path(L, jtl_opt, jtl, sizeof jtl, &e)) return lb_fail(L, &e);
     ld_result *r = sim_result();                /* the thread's, reused: a step makes one of these */
     if (!r) luaL_error(L, "out of memory");
+    p->stop = stop_cb;                          /* Ctrl-C ends a real-time wait */
+    p->stop_ud = L;
     rt_no_escape(L, 1);                         /* the sim's lock is held throughout */
     int rc = b->ops->loadtest(b, p, r, &e);     /* the backend fills r->sum too */
     rt_no_escape(L, 0);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "modules/lb.h"
+#include "runtime/runtime.h"
 #include "base/names.h"
 #include "runtime/runtime_priv.h"
 
@@ -157,7 +158,22 @@ int lb_optboolfield(lua_State *L, int idx, const char *k, int def) {
 
 int lb_progress_enabled(lua_State *L) {
     pg_engine *eng = lb_engine(L);
-    return eng && eng->interactive;
+    void *ud;
+    return (eng && eng->interactive) || rt_progress_sink(L, &ud);
+}
+
+/* One progress line: to the state's sink (an attached session), else stderr. */
+static void progress_out(lua_State *L, const char *line) {
+    void *ud = NULL;
+    rt_progress_fn sink = rt_progress_sink(L, &ud);
+    if (sink) {
+        sink(ud, line);
+        return;
+    }
+    pg_engine *eng = lb_engine(L);
+    if (!eng || !eng->interactive) return;
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
 }
 
 void lb_progress(lua_State *L, const char *fmt, ...) {
@@ -167,12 +183,7 @@ void lb_progress(lua_State *L, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\r\033[K%s", line);
-    fflush(stderr);
+    progress_out(L, line);
 }
 
-void lb_progress_done(lua_State *L) {
-    if (!lb_progress_enabled(L)) return;
-    fputs("\r\033[K", stderr);
-    fflush(stderr);
-}
+void lb_progress_done(lua_State *L) { progress_out(L, ""); }

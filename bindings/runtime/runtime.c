@@ -159,6 +159,33 @@ void rt_interrupt(lua_State *L) {
     dl_hook_running(s);
 }
 
+int rt_interrupted(lua_State *L) {
+    rt_state *s = state_of(L);
+    return s && atomic_load(&s->interrupt);
+}
+
+void rt_interrupt_clear(lua_State *L) {
+    rt_state *s = state_of(L);
+    if (!s || !atomic_exchange(&s->interrupt, 0)) return;
+    lua_sethook(L, NULL, 0, 0);
+    lua_State *co = atomic_load(&s->co);
+    if (co) lua_sethook(co, NULL, 0, 0);
+}
+
+void rt_set_progress(lua_State *L, rt_progress_fn fn, void *ud) {
+    rt_state *s = state_of(L);
+    if (!s) return;
+    s->progress = fn;
+    s->progress_ud = ud;
+}
+
+rt_progress_fn rt_progress_sink(lua_State *L, void **ud) {
+    rt_state *s = state_of(L);
+    if (!s || !s->progress) return NULL;
+    *ud = s->progress_ud;
+    return s->progress;
+}
+
 static int msgh(lua_State *L) {
     if (lua_type(L, 1) == LUA_TTABLE) return 1;     /* error({status=...}): keep */
     const char *msg = lua_tostring(L, 1);

@@ -72,6 +72,18 @@ void rt_lock_held(lua_State *L, pthread_mutex_t *m, int held);
 void rt_stop_calls(void);
 /* Interrupt the state running on another thread (SIGINT in the repl). */
 void rt_interrupt(lua_State *L);
+/* 1 while an interrupt of L's state is pending: a C function that blocks
+ * (a sleep, a wait, a load test) checks it and returns early; the hook then
+ * raises "interrupted!" as soon as control is back in Lua. */
+int rt_interrupted(lua_State *L);
+/* Drop an interrupt that came after the call it was meant for had ended. */
+void rt_interrupt_clear(lua_State *L);
+/* Where the live progress lines of L's state go (an attached repl
+ * session's client: line "" ends one); fn NULL: stderr, when the engine is
+ * interactive. rt_progress_sink returns fn and sets *ud. */
+typedef void (*rt_progress_fn)(void *ud, const char *line);
+void rt_set_progress(lua_State *L, rt_progress_fn fn, void *ud);
+rt_progress_fn rt_progress_sink(lua_State *L, void **ud);
 
 /* Around a core call that holds a lock or owns resources for long (the
  * sim's load test, the native generator): a call stuck past its deadline is

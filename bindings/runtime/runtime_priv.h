@@ -81,6 +81,8 @@ struct rt_state {
     int warn_off;               /* warn("@off") was called */
     size_t warn_len;            /* the pieces of a warning gathered so far */
     char warn[512];
+    rt_progress_fn progress;    /* rt_set_progress: an attached session's progress lines */
+    void *progress_ud;
 };
 
 /* deadline.c: a Lua call's CPU-time deadline without a count hook (a count

@@ -56,6 +56,9 @@ typedef struct pg_wait {
     double timeout_s;           /* backend-clock seconds */
     pg_progress_fn progress;    /* may be NULL; called at most a few times a second */
     void *progress_ud;
+    int (*stop)(void *ud);      /* may be NULL; non-zero: stop now with 503 "interrupted" (Ctrl-C in
+                                 * the repl); backends check it at least as often as progress */
+    void *stop_ud;
 } pg_wait;
 
 typedef struct pg_backend pg_backend;

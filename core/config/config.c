@@ -150,6 +150,7 @@ static const cfg_key keys[] = {
     STR("facade.tls.key", facade.tls.key, ""),
     STR("facade.token", facade.token, ""),                  /* "" = no bearer token asked */
     STR("facade.node", facade.node, "podgym-node"),         /* spec.nodeName of every pod */
+    BOOL("repl.attach", repl_attach, "true"),              /* <data_dir>/repl.sock, mode 0600 */
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

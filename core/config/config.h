@@ -141,6 +141,7 @@ typedef struct pg_config {
     char policies[PATH_MAX];
     double hpa_target_pct;      /* hpa.target_cpu_percent */
     pg_facade_conf facade;      /* facade.* */
+    int repl_attach;            /* repl.attach: serve listens on <data_dir>/repl.sock (podgym repl --attach) */
 } pg_config;
 
 /* Fill c with every default. */

@@ -58,6 +58,9 @@ typedef struct ld_plan {
     double max_duration_s;      /* the longest run allowed (load.max_duration_s), 0 = no cap: a plan
                                  * that would take longer is refused, and no request is sent after it */
     const char *label;
+    int (*stop)(void *ud);      /* may be NULL; the sim's model of a test on a real-time clock
+                                 * ends its wait early, 503 "interrupted", when this says so (Ctrl-C) */
+    void *stop_ud;
 } ld_plan;
 
 /* Append a sample, growing v. Returns 0 or -1 on allocation failure. */

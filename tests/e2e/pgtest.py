@@ -4,6 +4,7 @@ import atexit
 import http.client
 import json
 import os
+import pty
 import re
 import select
 import shutil
@@ -12,6 +13,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 BIN = os.environ.get("PODGYM_BIN") or os.path.join(os.getcwd(), "build", "podgym")
@@ -188,3 +190,78 @@ def is_error(body, code=None):
     ok = isinstance(body, dict) and isinstance(body.get("error"), dict) \
         and isinstance(body["error"].get("code"), str) and isinstance(body["error"].get("message"), str)
     return ok and (code is None or body["error"]["code"] == code)
+
+
+class Pty:
+    """A podgym command on a pseudo-terminal (the repl as a person uses it):
+    keys go in as typed, Ctrl-C as the tty's own SIGINT."""
+
+    def __init__(self, args, home, cwd=None):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.environ["HOME"] = home
+            if cwd:
+                os.chdir(cwd)
+            os.execv(BIN, [BIN] + args)
+        self.out, self.seen = b"", 0
+        atexit.register(self._kill)        # a test that fails part-way leaves no repl behind
+
+    def _kill(self):
+        try:
+            if os.waitpid(self.pid, os.WNOHANG)[0] == 0:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+    def read_until(self, token, timeout=20):
+        """Output until token appears past the last match; True when it did."""
+        end = time.time() + timeout
+        while True:
+            at = self.out.find(token.encode(), self.seen)
+            if at >= 0:
+                self.seen = at + len(token)
+                return True
+            left = end - time.time()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.fd], [], [], min(left, 0.1))
+            if r:
+                try:
+                    self.out += os.read(self.fd, 4096)
+                except OSError:
+                    return self.out.find(token.encode(), self.seen) >= 0
+
+    def since(self, mark):
+        return self.out[mark:].decode(errors="replace")
+
+    def raw(self):
+        """Wait until libedit reads keys (raw mode): keys typed before that are cooked."""
+        end = time.time() + 10
+        while termios.tcgetattr(self.fd)[3] & termios.ICANON and time.time() < end:
+            self.read_until("\0never\0", 0.01)
+
+    def type(self, text):
+        self.raw()
+        os.write(self.fd, text.encode())
+
+    def send(self, line):
+        self.type(line + "\r")
+
+    def ctrl_c(self):
+        os.write(self.fd, b"\x03")           # the tty sends SIGINT to the foreground group
+
+    def wait_exit(self, timeout=30):
+        end = time.time() + timeout
+        while True:
+            w, status = os.waitpid(self.pid, os.WNOHANG)
+            if w:
+                return status
+            if time.time() > end:
+                os.kill(self.pid, signal.SIGKILL)
+                return os.waitpid(self.pid, 0)[1]
+            self.read_until("\0never\0", 0.1)

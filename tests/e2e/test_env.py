@@ -53,7 +53,7 @@ try:
 
     # ... and a restarted server, on the same data folder: its episode 1 is
     # a new file, and the first run's file is left as it was.
-    b = Server(config=SIM, scripts=a.scripts, policies=a.policies)
+    b = Server(config=SIM + "repl: {attach: false}\n", scripts=a.scripts, policies=a.policies)   # no socket in b.data
     if os.path.isdir(b.data):
         os.rmdir(b.data)
     os.symlink(a.data, b.data)

@@ -38,7 +38,8 @@ def fill(leave_pages):
 
 s = None
 try:
-    s = Server(config="sim: {seed: 5, speed: 0, replicas: 2}\n")
+    # no repl socket: the data folder is swapped for the small disk after the start
+    s = Server(config="sim: {seed: 5, speed: 0, replicas: 2}\nrepl: {attach: false}\n")
     if os.path.isdir(s.data):
         os.rmdir(s.data)
     os.symlink(disk, s.data)          # the server's data folder is the small disk

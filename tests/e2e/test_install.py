@@ -35,7 +35,8 @@ try:
     share = os.path.join(prefix, "share", "podgym")
     check(os.access(exe, os.X_OK), "P/bin/podgym is installed")
     want = [os.path.join("scripts", f) for f in os.listdir(os.path.join(SRC, "scripts")) if f.endswith(".lua")]
-    want += [os.path.join("scripts", "lib", f) for f in os.listdir(os.path.join(SRC, "scripts", "lib"))]
+    for top_, _, files in os.walk(os.path.join(SRC, "scripts", "lib")):   # with lib/ui/ (the /ui page)
+        want += [os.path.relpath(os.path.join(top_, f), SRC) for f in files]
     want += [os.path.join("policies", f) for f in os.listdir(os.path.join(SRC, "policies"))]
     missing = [f for f in want if not os.path.isfile(os.path.join(share, f))]
     check(want and not missing, "every default script, route helper and policy is under P/share/podgym (missing %s)"
@@ -56,6 +57,11 @@ try:
     check(p.returncode == 0 and m and int(m.group(1)) > 5,
           "podgym check from an unrelated folder exits 0 and compiles the installed routes (%d: %s)"
           % (p.returncode, (p.stdout + p.stderr).strip()))
+
+    p = subprocess.run([exe, "repl"], cwd=cwd, env=env, input="help(k8s.scale)\n", capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0 and "Set the Deployment's replicas" in p.stdout,
+          "the installed repl's help() has the API documentation built in (%s)" % (p.stdout + p.stderr).strip()[-200:])
 
     log = open(os.path.join(top, "serve.log"), "w+")
     proc = subprocess.Popen([exe, "serve", "--listen", "127.0.0.1:0"], cwd=cwd, env=env,
@@ -84,6 +90,8 @@ try:
         check(st == 200 and body == "Hello, World!", "GET / -> 200 Hello, World! (%d)" % st)
         st, body = req("GET", "/pod")
         check(st == 200 and "system" in json.loads(body), "GET /pod -> 200 with the pods (%d)" % st)
+        st, body = req("GET", "/ui")
+        check(st == 200 and "<table id=\"pods\"" in body, "GET /ui serves the installed page (%d)" % st)
         st, body = req("GET", "/where")
         check(st == 200 and json.loads(body) == {"installed": True}, "a route added under P/share/podgym is served")
         st, body = req("POST", "/pod/set-pod-count/4")

@@ -1,6 +1,6 @@
 ---@meta data
--- data: whole-line appends to files under data_dir (episode logs) and
--- process-wide critical sections. Source: bindings/modules/lb_data.c.
+-- data: whole-line appends to files under data_dir (episode logs), their
+-- tails, and process-wide critical sections. Source: bindings/modules/lb_data.c.
 
 data = {}
 
@@ -17,6 +17,15 @@ data = {}
 ---@return string|nil path the absolute path
 ---@return podgym.err? err
 function data.append(file, row, header) end
+
+---The end of a file under data_dir (an episode's CSV, a sampler's file): at
+---most max_bytes, from the start of a line (a longer file loses its first
+---lines, never half of one). A file that does not exist is err.status 404.
+---@param file string a path under data_dir
+---@param max_bytes? integer 1 .. 4 MiB, default 256 KiB
+---@return string|nil text
+---@return podgym.err? err
+function data.tail(file, max_bytes) end
 
 ---Run fn(...) while holding the process-wide lock called name: one thread
 ---at a time, in every state; an error releases the lock and propagates.

@@ -1020,6 +1020,12 @@ static int wait_virtual(sim *s, const pg_wait *w, double *waited, pg_err *e) {
         sync_pods(s, s->vt);
         counts c = count_pods(s, s->vt);
         if (wait_done(w, c)) break;
+        if (w->stop && w->stop(w->stop_ud)) {
+            double dt = s->vt - t0;
+            UNLOCK(s);
+            move_end(s, own);
+            return pg_errf(e, 503, "interrupted", "wait interrupted after %.1f s", dt);
+        }
         if (w->progress) {
             double dt = s->vt - t0;
             UNLOCK(s);
@@ -1064,6 +1070,8 @@ static int wait_real(sim *s, const pg_wait *w, double *waited, pg_err *e) {
             return 0;
         }
         if (t - t0 >= w->timeout_s) return wait_timeout(w, c, t - t0, e);
+        if (w->stop && w->stop(w->stop_ud))
+            return pg_errf(e, 503, "interrupted", "wait interrupted after %.1f s", t - t0);
         if (w->progress) w->progress(w->progress_ud, counted(w, c), w->ready, t - t0);
         double until = fmin(tn, t0 + w->timeout_s);
         pg_sleep(fmax(0.001, fmin((until - t) / speed, WAIT_TICK_S)));
@@ -1400,7 +1408,14 @@ int sim_loadtest(sim *s, const ld_plan *p, ld_result *r, pg_err *e) {
     UNLOCK(s);
     move_end(s, own);
     if (rc != 0) return -1;
-    if (s->conf.speed > 0) pg_sleep(span / s->conf.speed - (pg_mono() - wall0));
+    if (s->conf.speed > 0) {                    /* in slices: a stop (Ctrl-C) ends the wait */
+        double until = wall0 + span / s->conf.speed;
+        for (double left; (left = until - pg_mono()) > 0;) {
+            if (p->stop && p->stop(p->stop_ud))
+                return pg_errf(e, 503, "interrupted", "load test interrupted after %.1f s", pg_mono() - wall0);
+            pg_sleep(fmin(left, WAIT_TICK_S));
+        }
+    }
     ld_summarize(r);
     return 0;
 }
