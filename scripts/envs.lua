@@ -192,23 +192,24 @@ local function step_locked(b, env, fields)
   local actions = actions_of(env, b, n)
   -- nothing moves unless every env can: an env whose fields changed is a 409
   -- (a done or failed episode is reset, below)
+  local states, stuck = {}, {}
   for i = 0, n - 1 do
-    local why = episode.unsteppable(state_key(i), fields)
+    local st, why = episode.state(state_key(i), fields)
     if why and why.code == "observation_changed" then
       why.message, why.env = "env " .. i .. ": " .. why.message, i
       error(why, 0)
     end
+    states[i + 1], stuck[i + 1] = st, why
   end
   local obs, reward, terminated, truncated, done, kpis, info = {}, {}, {}, {}, {}, {}, {}
-  for i = 0, n - 1 do
-    local k = i + 1
-    local key = state_key(i)
-    if episode.unsteppable(key, fields) then
+  for k = 1, n do
+    local i = k - 1
+    if stuck[k] then
       local r = reset_one(env, fields, n, v, i, nil, nil)
       obs[k], reward[k], terminated[k], truncated[k], done[k], kpis[k] = r.observation, 0, false, false, false, {}
       info[k] = { env = i, autoreset = true, episode = r.episode, step = 0, file = r.file, seed = r.seed }
     else
-      local r = k8s.on(k, episode.advance, key, env, fields, actions[k])
+      local r = k8s.on(k, episode.advance, state_key(i), env, fields, actions[k], states[k])
       obs[k], reward[k], terminated[k], truncated[k], done[k], kpis[k] = r.observation, r.reward, r.terminated,
           r.truncated, r.done, r.kpis
       r.info.env = i

@@ -287,20 +287,25 @@ local function problem(fields, episode, n, over, names)
   end
 end
 
---- What stops the episode under key from taking a step (problem()), or nil.
-local function unsteppable(key, fields)
-  local episode, n, over, _, _, names = load_state(key)
-  return problem(fields, episode, n, over, names)
+--- The state under key as a table (st for advance), and what stops it
+-- from taking a step (problem()) or nil.
+local function state(key, fields)
+  local episode, n, over, file, head, names, before, seed = load_state(key)
+  local st = { episode = episode, n = n, over = over, file = file, head = head, names = names, before = before,
+               seed = seed }
+  return st, problem(fields, episode, n, over, names)
 end
 
 --- One step of the episode under key, on the cluster k8s is bound to:
 -- act, measure, observe, reward, append the row, keep the state. Returns
--- the answer of a step.
-local function advance(key, env, fields, action)
-  -- before: the observation the agent saw and acted on
-  local episode, n, over, file, head, names, before, seed = load_state(key)
-  local why = problem(fields, episode, n, over, names)
+-- the answer of a step. st: the state under key as state() read it (read
+-- here when nil).
+local function advance(key, env, fields, action, st)
+  local why
+  if not st then st, why = state(key, fields) end
   if why then error(why, 0) end
+  -- before: the observation the agent saw and acted on
+  local episode, n, file, head, before, seed = st.episode, st.n, st.file, st.head, st.before, st.seed
   local delta = env.actions[action]
   if math.type(delta) ~= "integer" then
     bad_policy("env.lua", "action " .. action .. " = " .. tostring(delta) .. ": wants an integer")
@@ -362,5 +367,5 @@ return {
   env_policy = env_policy, env_policy_full = env_policy_full, action_names = action_names,
   action_of = action_of, observation_policy_fields = observation_policy_fields,
   observation_fields = observation_fields, body_of = body_of, int_field = int_field,
-  load_state = load_state, begin = begin, unsteppable = unsteppable, advance = advance, spec = spec,
+  load_state = load_state, begin = begin, state = state, advance = advance, spec = spec,
 }
