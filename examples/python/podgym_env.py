@@ -1,7 +1,7 @@
 """A gymnasium-style client for podgym's environment routes.
 
     from podgym_env import PodgymEnv, PodgymVectorEnv
-    env = PodgymEnv("http://127.0.0.1:8080")
+    env = PodgymEnv("http://127.0.0.1:6000")
     obs, info = env.reset(seed=1)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
 
@@ -53,7 +53,7 @@ class PodgymError(Exception):
 class Client:
     """One keep-alive HTTP connection to a podgym server."""
 
-    def __init__(self, url="http://127.0.0.1:8080", token=None, timeout=120.0):
+    def __init__(self, url="http://127.0.0.1:6000", token=None, timeout=120.0):
         u = urllib.parse.urlsplit(url)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ValueError("url must be http://host:port or https://host:port, got %r" % url)
@@ -234,7 +234,7 @@ class PodgymEnv(_EnvBase):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, url="http://127.0.0.1:8080", token=None, pods=None, timeout=120.0):
+    def __init__(self, url="http://127.0.0.1:6000", token=None, pods=None, timeout=120.0):
         self.client = Client(url, token, timeout)
         self.spec_body = self.client.get("/env/spec")
         self.observation_space, self.action_space, self.obs_names = spaces_of(self.spec_body)
@@ -288,7 +288,7 @@ class PodgymVectorEnv(_VecBase):
 
     metadata = {"render_modes": [], "autoreset_mode": "next_step"}
 
-    def __init__(self, url="http://127.0.0.1:8080", n=4, seed=None, pods=None, token=None, timeout=120.0):
+    def __init__(self, url="http://127.0.0.1:6000", n=4, seed=None, pods=None, token=None, timeout=120.0):
         self.client = Client(url, token, timeout)
         self.num_envs = int(n)
         self.pods = pods

@@ -2,7 +2,7 @@
 """A small DQN that learns to scale podgym's simulated cluster.
 
     podgym serve --config podgym.yaml &          # sim backend, speed 0
-    /usr/bin/python3 examples/python/train_dqn.py --url http://127.0.0.1:8080 --steps 6400
+    /usr/bin/python3 examples/python/train_dqn.py --url http://127.0.0.1:6000 --steps 6400
 
 It trains on a vector of envs (POST /envs: each its own simulated cluster,
 so the transitions come in batches of --envs), epsilon-greedy, with a replay
@@ -156,7 +156,7 @@ def play(url, agent, start_pods, steps=15, seed=1000):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--url", default="http://127.0.0.1:8080")
+    ap.add_argument("--url", default="http://127.0.0.1:6000")
     ap.add_argument("--steps", type=int, default=6400, help="env-steps of training")
     ap.add_argument("--envs", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
