@@ -9,7 +9,6 @@ local data = require "data"
 local engine = require "engine"
 local episode = require "episode"
 local podview = require "podview"
-local ops = require "ops"
 local shared = require "shared"
 
 local check = podview.check
@@ -20,15 +19,7 @@ local KEY = "env.state"
 local function reset(req)
   local b = episode.body_of(req, true)
   local env, fields = episode.env_policy_full(), episode.observation_fields()
-  local cfg = engine.config()
-  local min, max = ops.bounds()
-  local pods = episode.int_field(b, "pods", math.max(min, math.min(max, cfg.sim.replicas)), "bad_pod_count")
-  local seed = episode.int_field(b, "seed", cfg.sim.seed, "bad_seed")
-  if pods < min or pods > max then
-    error({ status = 422, code = "out_of_bounds",
-            message = string.format("pods %d is outside [%d, %d]", pods, min, max), min = min, max = max }, 0)
-  end
-  if seed < 0 then error({ status = 400, code = "bad_seed", message = "seed must be >= 0" }, 0) end
+  local pods, seed = episode.reset_args(b, true, engine.config().sim.seed)
   return data.locked("env", function()
     local n = check(shared.incr("env.episode", 1, 0))
     local run = engine.status().run_id or "unknown"

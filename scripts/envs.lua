@@ -24,7 +24,6 @@ local engine = require "engine"
 local episode = require "episode"
 local json = require "json"
 local k8s = require "k8s"
-local ops = require "ops"
 local podview = require "podview"
 local shared = require "shared"
 
@@ -73,26 +72,6 @@ local function answer_of_resets(results, ids)
   return { observation = json.array(obs), info = json.array(info), envs = json.array(ids) }
 end
 
---- pods of a body (the single env's default and bounds), or nil when absent
--- and there is no default.
-local function pods_of(b, default)
-  local min, max = ops.bounds()
-  local cfg = engine.config()
-  if default == nil then default = math.max(min, math.min(max, cfg.sim.replicas)) end
-  local pods = episode.int_field(b, "pods", default, "bad_pod_count")
-  if pods and (pods < min or pods > max) then
-    error({ status = 422, code = "out_of_bounds",
-            message = string.format("pods %d is outside [%d, %d]", pods, min, max), min = min, max = max }, 0)
-  end
-  return pods
-end
-
-local function seed_of(b, default)
-  local seed = episode.int_field(b, "seed", default, "bad_seed")
-  if seed and seed < 0 then error({ status = 400, code = "bad_seed", message = "seed must be >= 0" }, 0) end
-  return seed
-end
-
 local function create(req)
   local b = episode.body_of(req)
   local env, fields = episode.env_policy_full(), episode.observation_fields()
@@ -100,8 +79,7 @@ local function create(req)
   if n == nil or n < 1 then
     error({ status = 400, code = "bad_envs", message = "n (the number of envs) must be an integer >= 1" }, 0)
   end
-  local pods = pods_of(b)
-  local seed = seed_of(b, engine.config().sim.seed)
+  local pods, seed = episode.reset_args(b, true, engine.config().sim.seed)
   return data.locked("envs", function()
     check(k8s.envs(n))
     local old = vector()
@@ -150,8 +128,7 @@ end
 local function reset(req)
   local b = episode.body_of(req, true)
   local env, fields = episode.env_policy_full(), episode.observation_fields()
-  local pods = b.pods ~= nil and b.pods ~= null and pods_of(b) or nil
-  local seed = seed_of(b, nil)
+  local pods, seed = episode.reset_args(b, nil, nil)
   return data.locked("envs", function()
     local n, v = vector()
     if not n then no_envs() end

@@ -112,16 +112,26 @@ class Client:
 
 # ---- spaces, when gymnasium is not there ------------------------------------
 
-class Discrete:
-    """gymnasium.spaces.Discrete(n), duck-typed: n, start, shape, sample(), contains()."""
+class _Space:
+    """What the two spaces share: a seeded random source, `x in space`."""
 
-    def __init__(self, n, seed=None):
-        self.n, self.start, self.shape, self.dtype = int(n), 0, (), "int64"
+    def __init__(self, seed=None):
         self._rng = random.Random(seed)
 
     def seed(self, seed=None):
         self._rng = random.Random(seed)
         return [seed]
+
+    def __contains__(self, x):
+        return self.contains(x)
+
+
+class Discrete(_Space):
+    """gymnasium.spaces.Discrete(n), duck-typed: n, start, shape, sample(), contains()."""
+
+    def __init__(self, n, seed=None):
+        super().__init__(seed)
+        self.n, self.start, self.shape, self.dtype = int(n), 0, (), "int64"
 
     def sample(self):
         return self._rng.randrange(self.n)
@@ -132,26 +142,20 @@ class Discrete:
         except (TypeError, ValueError):
             return False
 
-    __contains__ = contains
-
     def __repr__(self):
         return "Discrete(%d)" % self.n
 
 
-class Box:
+class Box(_Space):
     """gymnasium.spaces.Box(low, high, shape), duck-typed: low, high, shape,
     dtype, sample(), contains(). Unbounded sides are -inf/inf."""
 
     def __init__(self, low, high, shape, seed=None):
+        super().__init__(seed)
         self.shape = tuple(shape)
-        self.low = _array(low)
-        self.high = _array(high)
+        self.low = _array([_bound(v, -math.inf) for v in low])       # None: unbounded
+        self.high = _array([_bound(v, math.inf) for v in high])
         self.dtype = "float32"
-        self._rng = random.Random(seed)
-
-    def seed(self, seed=None):
-        self._rng = random.Random(seed)
-        return [seed]
 
     def sample(self):
         out = []
@@ -171,8 +175,6 @@ class Box:
         x = list(x)
         return len(x) == len(self.low) and all(
             float(lo) <= float(v) <= float(hi) for v, lo, hi in zip(x, self.low, self.high))
-
-    __contains__ = contains
 
     def __repr__(self):
         return "Box(%s, %s, %s)" % (list(self.low), list(self.high), self.shape)

@@ -235,6 +235,24 @@ local function int_field(b, key, default, code)
 end
 
 
+--- The pods and seed a reset's body asks for, checked: not integers is a
+-- 400 (bad_pod_count, bad_seed), pods outside policies/scaling.lua's bounds
+-- a 422 with min and max, a negative seed a 400. An absent value is its
+-- default (pods: the config's sim.replicas within the bounds, when
+-- pods_default is true; nil when nil).
+local function reset_args(b, pods_default, seed_default)
+  local min, max = ops.bounds()
+  if pods_default == true then pods_default = math.max(min, math.min(max, engine.config().sim.replicas)) end
+  local pods = int_field(b, "pods", pods_default, "bad_pod_count")
+  local seed = int_field(b, "seed", seed_default, "bad_seed")
+  if pods and (pods < min or pods > max) then
+    error({ status = 422, code = "out_of_bounds",
+            message = string.format("pods %d is outside [%d, %d]", pods, min, max), min = min, max = max }, 0)
+  end
+  if seed and seed < 0 then error({ status = 400, code = "bad_seed", message = "seed must be >= 0" }, 0) end
+  return pods, seed
+end
+
 --- Start an episode on the cluster k8s is bound to (the engine's, or a
 -- vector env's inside k8s.on): reset it to `pods` pods seeded `seed`,
 -- observe, create the episode file `rel` (under data_dir, with its header)
@@ -366,6 +384,6 @@ end
 return {
   env_policy = env_policy, env_policy_full = env_policy_full, action_names = action_names,
   action_of = action_of, observation_policy_fields = observation_policy_fields,
-  observation_fields = observation_fields, body_of = body_of, int_field = int_field,
+  observation_fields = observation_fields, body_of = body_of, int_field = int_field, reset_args = reset_args,
   load_state = load_state, begin = begin, state = state, advance = advance, spec = spec,
 }
