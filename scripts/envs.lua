@@ -86,6 +86,7 @@ local function create(req)
     local v = check(shared.incr("envs.vector", 1, 0))
     for i = n, (old or 0) - 1 do
       shared.delete(state_key(i))
+      shared.delete(state_key(i) .. "/episode")
       shared.delete(last_key(i))
     end
     shared.delete("envs.meta")                     -- no vector while its envs are reset
@@ -169,9 +170,9 @@ local function step_locked(b, env, fields)
   local actions = actions_of(env, b, n)
   -- nothing moves unless every env can: an env whose fields changed is a 409
   -- (a done or failed episode is reset, below)
-  local states, stuck = {}, {}
+  local states, stuck, sig = {}, {}, episode.names_of(fields)
   for i = 0, n - 1 do
-    local st, why = episode.state(state_key(i), fields)
+    local st, why = episode.state(state_key(i), fields, sig)
     if why and why.code == "observation_changed" then
       why.message, why.env = "env " .. i .. ": " .. why.message, i
       error(why, 0)

@@ -180,33 +180,47 @@ end
 
 -- An episode's state, kept in the shared dict under its env's key (the
 -- single env's "env.state", vector env i's "envs.state.<i>") so that any
--- worker may serve the next step: episode, step, seed, whether it is done
--- (1: the last step answered done), its CSV file (absolute) and header (the
--- comment line and the columns), and the observation returned last (the
--- state the agent acts on) as a name and a value (NaN: null) per field, in
--- order.
-local STATE, FIELD = "<i8i8i8Bs2s2", "s1d"
+-- worker may serve the next step, in two entries: under key what each step
+-- rewrites (episode, step, seed, whether it is done (1: the last step
+-- answered done), and the observation returned last, the state the agent
+-- acts on, a value (NaN: null) per field in order); under key .. "/episode"
+-- what the reset fixed (its CSV file (absolute), its header (the comment
+-- line and the columns) and the observed field names, comma-separated).
+local STATE, EPISODE = "<i8i8i8B", "<s2s2s2"
 
-local function save_state(key, episode, step, seed, done, file, head, fields, obs)
-  local parts = { string.pack(STATE, episode, step, seed, done and 1 or 0, file, head) }
-  for i, f in ipairs(fields) do
-    local v = obs[f.name]
-    parts[i + 1] = string.pack(FIELD, f.name, v == null and 0 / 0 or v)
-  end
-  check(shared.set(key, table.concat(parts)))
+--- The field names of an observation, comma-separated.
+local function names_of(fields)
+  local names = {}
+  for i, f in ipairs(fields) do names[i] = f.name end
+  return table.concat(names, ",")
 end
 
---- episode, step, done, file, header, names, values (lists, in the
--- fields' order), seed; nil before the first reset.
+local function save_state(key, episode, step, seed, done, fields, obs)
+  local values = {}
+  for i, f in ipairs(fields) do
+    local v = obs[f.name]
+    values[i] = v == null and 0 / 0 or v
+  end
+  check(shared.set(key, string.pack(STATE .. ("d"):rep(#fields), episode, step, seed, done and 1 or 0,
+                                    table.unpack(values))))
+end
+
+local function save_episode(key, file, head, fields)
+  check(shared.set(key .. "/episode", string.pack(EPISODE, file, head, names_of(fields))))
+end
+
+--- episode, step, done, file, header, names (comma-separated), values (a
+-- list, in the fields' order), seed; nil before the first reset.
 local function load_state(key)
-  local s = shared.get(key)
-  if not s then return nil end
-  local episode, step, seed, done, file, head, at = string.unpack(STATE, s)
-  local names, values, n = {}, {}, 0
-  while at <= #s do
-    n = n + 1
-    names[n], values[n], at = string.unpack(FIELD, s, at)
-    if values[n] ~= values[n] then values[n] = null end
+  local s, e = shared.get(key), shared.get(key .. "/episode")
+  if not s or not e then return nil end
+  local file, head, names = string.unpack(EPISODE, e)
+  local episode, step, seed, done, at = string.unpack(STATE, s)
+  local values = {}
+  for i = 1, (#s - at + 1) // 8 do
+    local v
+    v, at = string.unpack("<d", s, at)
+    values[i] = v == v and v or null
   end
   return episode, step, done == 1, file, head, names, values, seed
 end
@@ -272,24 +286,18 @@ local function begin(key, rel, episode, seed, pods, fields)
   local file, err = data.append(rel, cols, comment)
   if not file then
     shared.delete(key)
+    shared.delete(key .. "/episode")
     check(nil, err)
   end
-  save_state(key, episode, 0, seed, false, file, comment .. "\n" .. cols, fields, obs)
+  save_episode(key, file, comment .. "\n" .. cols, fields)
+  save_state(key, episode, 0, seed, false, fields, obs)
   return { observation = obs, episode = episode, file = file, run_id = run, seed = seed, pods = pods }
 end
 
---- Whether observation.lua still has the fields the episode began with.
-local function same_fields(names, fields)
-  if #names ~= #fields then return false end
-  for i, f in ipairs(fields) do
-    if f.name ~= names[i] then return false end
-  end
-  return true
-end
-
 --- Why an episode in this state cannot take a step (a 409 error table),
--- or nil: no episode, done, or observation.lua changed its fields.
-local function problem(fields, episode, n, over, names)
+-- or nil: no episode, done, or observation.lua changed its fields (names:
+-- the episode's, sig: names_of(fields)).
+local function problem(sig, episode, n, over, names)
   if not episode then
     return { status = 409, code = "no_episode", message = "call POST /env/reset first" }
   end
@@ -298,7 +306,7 @@ local function problem(fields, episode, n, over, names)
              message = string.format("episode %d is done after step %d: POST /env/reset starts the next",
                                      episode, n), episode = episode, step = n }
   end
-  if not same_fields(names, fields) then
+  if names ~= sig then
     return { status = 409, code = "observation_changed",
              message = "policies/observation.lua changed since this episode began: POST /env/reset starts one "
                     .. "with the new fields" }
@@ -306,12 +314,12 @@ local function problem(fields, episode, n, over, names)
 end
 
 --- The state under key as a table (st for advance), and what stops it
--- from taking a step (problem()) or nil.
-local function state(key, fields)
+-- from taking a step (problem()) or nil. sig: names_of(fields), when the
+-- caller has it.
+local function state(key, fields, sig)
   local episode, n, over, file, head, names, before, seed = load_state(key)
-  local st = { episode = episode, n = n, over = over, file = file, head = head, names = names, before = before,
-               seed = seed }
-  return st, problem(fields, episode, n, over, names)
+  local st = { episode = episode, n = n, file = file, head = head, before = before, seed = seed }
+  return st, problem(sig or names_of(fields), episode, n, over, names)
 end
 
 --- One step of the episode under key, on the cluster k8s is bound to:
@@ -347,7 +355,7 @@ local function advance(key, env, fields, action, st)
   row[#row + 1] = reward
   row[#row + 1] = done
   append(file, row, head)
-  save_state(key, episode, n, seed, done, file, head, fields, after)   -- a step that failed above changed nothing here
+  save_state(key, episode, n, seed, done, fields, after)   -- a step that failed above changed nothing here
   return {
     observation = after, reward = reward, kpis = kpis, terminated = terminated, truncated = truncated, done = done,
     info = { episode = episode, step = n, action = action, from = scaled.from, to = scaled.to,
@@ -385,5 +393,5 @@ return {
   env_policy = env_policy, env_policy_full = env_policy_full, action_names = action_names,
   action_of = action_of, observation_policy_fields = observation_policy_fields,
   observation_fields = observation_fields, body_of = body_of, int_field = int_field, reset_args = reset_args,
-  load_state = load_state, begin = begin, state = state, advance = advance, spec = spec,
+  names_of = names_of, begin = begin, state = state, advance = advance, spec = spec,
 }
