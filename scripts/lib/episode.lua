@@ -211,18 +211,20 @@ end
 
 --- episode, step, done, file, header, names (comma-separated), values (a
 -- list, in the fields' order), seed; nil before the first reset.
+local STATE_SIZE = string.packsize(STATE)
+
 local function load_state(key)
   local s, e = shared.get(key), shared.get(key .. "/episode")
   if not s or not e then return nil end
   local file, head, names = string.unpack(EPISODE, e)
-  local episode, step, seed, done, at = string.unpack(STATE, s)
-  local values = {}
-  for i = 1, (#s - at + 1) // 8 do
-    local v
-    v, at = string.unpack("<d", s, at)
-    values[i] = v == v and v or null
+  local k = (#s - STATE_SIZE) // 8
+  -- episode, step, seed, done, the k values, the position after them
+  local t = { string.unpack(STATE .. ("d"):rep(k), s) }
+  local values = table.move(t, 5, 4 + k, 1, {})
+  for i = 1, k do
+    if values[i] ~= values[i] then values[i] = null end
   end
-  return episode, step, done == 1, file, head, names, values, seed
+  return t[1], t[2], t[4] == 1, file, head, names, values, t[3]
 end
 
 --- The body's JSON object; an empty body is {}, and so is the thesis
