@@ -203,6 +203,7 @@ static void engine_close(pg_engine *eng) {
     eng->sampler = NULL;
     rt_free(eng->rt);
     eng->rt = NULL;
+    lb_envs_free(eng);
     if (eng->backend) eng->backend->ops->destroy(eng->backend);
     eng->backend = NULL;
     if (eng->shared) pg_shared_free(eng->shared);

@@ -14,6 +14,12 @@
 /* The engine this state belongs to (kept in the state's extra space). */
 pg_engine *lb_engine(lua_State *L);
 
+/* The backend a k8s call of this state goes to: the vector-env cluster
+ * k8s.on bound it to, else the engine's (lb_k8s.c). */
+pg_backend *lb_backend(lua_State *L);
+/* Free the vector envs' clusters (k8s.envs), at the engine's close. */
+void lb_envs_free(pg_engine *eng);
+
 /* Expected failure: pushes nil, {code=, message=, status=}; returns 2. */
 int lb_fail(lua_State *L, const pg_err *e);
 

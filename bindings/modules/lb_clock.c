@@ -41,8 +41,7 @@ static int lb_clock_sleep(lua_State *L) {
 }
 
 static int lb_clock_backend_now(lua_State *L) {
-    pg_engine *eng = lb_engine(L);
-    pg_backend *b = eng ? eng->backend : NULL;
+    pg_backend *b = lb_backend(L);
     lua_pushnumber(L, b && b->ops && b->ops->now ? b->ops->now(b) : pg_wall());
     return 1;
 }

@@ -11,6 +11,7 @@
 
 #include "base/csv.h"
 #include "base/file.h"
+#include "base/hash.h"
 #include "modules/lb.h"
 #include "base/locks.h"
 #include "runtime/runtime.h"
@@ -58,25 +59,29 @@ static void add_csv_field(lua_State *L, luaL_Buffer *b, int t, lua_Integer i) {
 
 /* Appends keep their files open (a small cache, least recently used out)
  * so a row costs one write(2) and one fstat(2) rather than open, fstat,
- * write and close; a file deleted meanwhile is created anew. */
-#define FD_CACHE 32
+ * write and close; a file deleted meanwhile is created anew. 256 files: a
+ * vector of envs writes one episode file per env and step (fewer open
+ * descriptors than the usual 1024 a process may hold). A slot is found by
+ * the path's hash first. */
+#define FD_CACHE 256
 
 static struct {
-    char path[4096];
+    char *path;
     int fd;
     unsigned long used;
 } fds[FD_CACHE];
+static uint64_t fd_hash[FD_CACHE];
 static unsigned long fd_clock;
 static pthread_mutex_t fd_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int cached_fd(const char *path, struct stat *st) {
     int slot = -1, lru = 0;
+    uint64_t h = pg_hash(PG_HASH_INIT, path, strlen(path));
     for (int i = 0; i < FD_CACHE; i++) {
-        if (fds[i].used && !strcmp(fds[i].path, path)) {
+        if (fd_hash[i] == h && fds[i].used && !strcmp(fds[i].path, path)) {
             slot = i;
             break;
         }
-        if (fds[i].used < fds[lru].used) lru = i;
     }
     if (slot >= 0) {
         if (fstat(fds[slot].fd, st) == 0 && st->st_nlink > 0) {
@@ -86,14 +91,21 @@ static int cached_fd(const char *path, struct stat *st) {
         close(fds[slot].fd);                        /* deleted or replaced: reopen */
         fds[slot].used = 0;
         lru = slot;
+    } else {
+        for (int i = 1; i < FD_CACHE; i++)
+            if (fds[i].used < fds[lru].used) lru = i;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    char *copy = strdup(path);
+    int fd = copy ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
     if (fd < 0 || fstat(fd, st) < 0) {
         if (fd >= 0) close(fd);
+        free(copy);
         return -1;
     }
     if (fds[lru].used) close(fds[lru].fd);
-    snprintf(fds[lru].path, sizeof fds[lru].path, "%s", path);
+    free(fds[lru].path);
+    fds[lru].path = copy;
+    fd_hash[lru] = h;
     fds[lru].fd = fd;
     fds[lru].used = ++fd_clock;
     return fd;

@@ -14,6 +14,8 @@
  *   k8s.quantity("250m")  0.25 | nil, err
  *   k8s.endpoints()       {"http://ip:port", ...} of the ready pods
  *   k8s.now(), k8s.sleep(s), k8s.backend()
+ *   k8s.envs(n)           n | nil, err: n simulated clusters for vector envs (POST /envs)
+ *   k8s.on(i, fn, ...)    fn(...) with every k8s call going to vector-env cluster i
  *   k8s.sim.reset{seed =, pods =}, .inject{crash =, image_pull =, slow =},
  *          .fail_pod(name, status), .workload([{kind =, rps =, ...}]), .advance(s), .time()
  *
@@ -22,6 +24,8 @@
  * /_engine/metrics (podgym_backend_calls_total, podgym_backend_errors_total);
  * now() is a clock read, not counted. */
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +62,104 @@ static const lb_field workload_fields[] = {
     LB_F(pg_workload_conf, trace, LB_STR),         { NULL, LB_INT, 0 },
 };
 
-static pg_backend *backend(lua_State *L) {
+/* ---- vector envs' clusters ------------------------------------------ */
+/* The clusters of POST /envs: simulated clusters made from the config's
+ * sim settings, as many as were asked for at most (never more than
+ * limits.envs), kept by the engine until it closes: a state bound to one
+ * (k8s.on) never sees it freed. A state's binding is a light userdata in
+ * its registry, so every coroutine of the state sees it. */
+struct pg_envs {
+    pg_backend **b;
+    int n;
+};
+static pthread_mutex_t envs_mu = PTHREAD_MUTEX_INITIALIZER;
+static const char bound_key = 'k';
+
+pg_backend *lb_backend(lua_State *L) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &bound_key);
+    pg_backend *b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (b) return b;
     pg_engine *eng = lb_engine(L);
-    if (!eng || !eng->backend) luaL_error(L, "k8s: no backend in this state");
-    return eng->backend;
+    return eng ? eng->backend : NULL;
+}
+
+void lb_envs_free(pg_engine *eng) {
+    pthread_mutex_lock(&envs_mu);
+    struct pg_envs *v = eng->envs;
+    eng->envs = NULL;
+    pthread_mutex_unlock(&envs_mu);
+    if (!v) return;
+    for (int i = 0; i < v->n; i++) v->b[i]->ops->destroy(v->b[i]);
+    free(v->b);
+    free(v);
+}
+
+/* Make clusters until eng has n (0, or -1 with e filled). */
+static int envs_grow(pg_engine *eng, int n, pg_err *e) {
+    if (n > eng->cfg.limits.envs)
+        return pg_errf(e, 429, "too_many_envs", "%d envs asked for; limits.envs is %d", n, eng->cfg.limits.envs);
+    if (!sim_from_backend(eng->backend))
+        return pg_errf(e, 409, "not_sim", "vector envs are simulated clusters: the backend is %s, not sim",
+                       eng->backend ? eng->backend->ops->name : "none");
+    pthread_mutex_lock(&envs_mu);
+    int rc = 0;
+    struct pg_envs *v = eng->envs;
+    if (!v && !(v = eng->envs = calloc(1, sizeof *v))) rc = pg_errf(e, 500, "no_memory", "out of memory");
+    if (!rc && v->n < n) {
+        pg_backend **b = realloc(v->b, (size_t)n * sizeof *b);
+        if (!b) rc = pg_errf(e, 500, "no_memory", "out of memory");
+        else v->b = b;
+    }
+    while (!rc && v->n < n) {
+        pg_backend *b = sim_backend_new(&eng->cfg, e);
+        if (!b) rc = -1;
+        else v->b[v->n++] = b;
+    }
+    pthread_mutex_unlock(&envs_mu);
+    return rc;
+}
+
+/* k8s.envs(n) -> n | nil, err: at least n vector-env clusters exist
+ * (429 too_many_envs past limits.envs; 409 not_sim on another backend). */
+static int lb_k8s_envs(lua_State *L) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 1, 1, "n must be >= 1");
+    pg_engine *eng = lb_engine(L);
+    if (!eng) luaL_error(L, "k8s: no engine in this state");
+    pg_err e = { 0 };
+    if (envs_grow(eng, n > INT32_MAX ? INT32_MAX : (int)n, &e) != 0) return lb_fail(L, &e);
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+/* k8s.on(i, fn, ...) -> fn(...): every k8s call (and a load test's) inside
+ * fn goes to vector-env cluster i (1-based) instead of the engine's; the
+ * binding before is back when fn returns or raises. */
+static int lb_k8s_on(lua_State *L) {
+    lua_Integer i = luaL_checkinteger(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    pg_engine *eng = lb_engine(L);
+    pg_backend *b = NULL;
+    pthread_mutex_lock(&envs_mu);
+    if (eng && eng->envs && i >= 1 && i <= eng->envs->n) b = eng->envs->b[i - 1];
+    pthread_mutex_unlock(&envs_mu);
+    if (!b) return luaL_argerror(L, 1, "no such env cluster (k8s.envs(n) makes them)");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &bound_key);              /* [i, fn, args..., before] */
+    lua_insert(L, 1);                                           /* [before, i, fn, args...] */
+    lua_pushlightuserdata(L, b);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &bound_key);
+    int rc = lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 0);  /* [before, i, results...] */
+    lua_pushvalue(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &bound_key);
+    if (rc != LUA_OK) return lua_error(L);
+    return lua_gettop(L) - 2;
+}
+
+static pg_backend *backend(lua_State *L) {
+    pg_backend *b = lb_backend(L);
+    if (!b) luaL_error(L, "k8s: no backend in this state");
+    return b;
 }
 
 /* rc of backend operation op, counted. */
@@ -364,7 +462,8 @@ int luaopen_k8s(lua_State *L) {
         { "delete_pod", lb_k8s_delete_pod }, { "wait", lb_k8s_wait },
         { "quantity", lb_k8s_quantity }, { "endpoints", lb_k8s_endpoints },
         { "now", lb_k8s_now },           { "sleep", lb_k8s_sleep },
-        { "backend", lb_k8s_backend },   { NULL, NULL },
+        { "backend", lb_k8s_backend },
+        { "envs", lb_k8s_envs },         { "on", lb_k8s_on },           { NULL, NULL },
     };
     static const luaL_Reg simfns[] = {
         { "reset", lb_k8s_sim_reset },       { "inject", lb_k8s_sim_inject },

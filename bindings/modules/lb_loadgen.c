@@ -229,7 +229,7 @@ int lb_load_native(lua_State *L, ld_plan *p, load_target *t, const char *jtl_opt
 
 /* The endpoints of the backend's ready pods + path, as a Service spreads. */
 static int add_service_urls(lua_State *L, load_target *t, const char *path, pg_err *e) {
-    pg_backend *b = engine(L)->backend;
+    pg_backend *b = lb_backend(L);
     if (!b) return pg_errf(e, 503, "no_backend", "no backend");
     pg_pod *v = NULL;
     size_t n = 0;
@@ -422,7 +422,7 @@ static ld_result *sim_result(void) {
 
 /* driver "sim": the backend's own model of the load test. */
 static int run_sim(lua_State *L, ld_plan *p, const char *jtl_opt, int with_samples) {
-    pg_backend *b = engine(L)->backend;
+    pg_backend *b = lb_backend(L);
     pg_err e = { 0 };
     if (!b || !b->ops->loadtest) {
         pg_errf(&e, 400, "no_model", "the %s backend has no load model (driver 'sim')", b ? b->ops->name : "?");

@@ -849,9 +849,14 @@ rt_runtime *rt_new(pg_engine *eng, int flags, pg_err *e) {
     return rt;
 }
 
+/* One reload at a time (the file watcher's and POST /_engine/reload's):
+ * two builds at once could swap the one that read the older files in last. */
+static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
+
 int rt_reload(rt_runtime *rt, pg_err *e) {
     rt_state *first = NULL;
     pg_err err;
+    pthread_mutex_lock(&reload_mu);
     rt_gen *g = gen_build(rt, &first, &err);
     pthread_mutex_lock(&rt->mu);
     rt->reloads++;
@@ -859,6 +864,7 @@ int rt_reload(rt_runtime *rt, pg_err *e) {
         rt->failed++;
         snprintf(rt->last_error, sizeof rt->last_error, "%s", err.message);
         pthread_mutex_unlock(&rt->mu);
+        pthread_mutex_unlock(&reload_mu);
         if (e) *e = err;
         return -1;
     }
@@ -884,6 +890,7 @@ int rt_reload(rt_runtime *rt, pg_err *e) {
     free(drop);
     if (old) gen_unref(rt, old);
     rt_checkin(rt, first);
+    pthread_mutex_unlock(&reload_mu);
     if (id > 1) pg_log(PG_LOG_INFO, "reload: generation %d, %zu routes", id, nroutes);
     return 0;
 }

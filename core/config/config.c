@@ -139,6 +139,7 @@ static const cfg_key keys[] = {
     NUM("limits.connections", CFG_INT, limits.connections, "256", GE(1)),
     NUM("limits.connection_timeout_s", CFG_DBL, limits.connection_timeout_s, "30", GT(0)),
     NUM("limits.states", CFG_INT, limits.states, "32", GE(1)),
+    NUM("limits.envs", CFG_INT, limits.envs, "1024", GE(1)),
 
     STR("scripts", scripts, "scripts"),
     STR("policies", policies, "policies"),

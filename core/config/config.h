@@ -107,6 +107,7 @@ typedef struct pg_limits_conf {
     int connections;
     double connection_timeout_s;
     int states;                 /* idle Lua states kept for reuse; more are made under load */
+    int envs;                   /* vector envs (POST /envs) at most */
 } pg_limits_conf;
 
 typedef struct pg_tls_conf {

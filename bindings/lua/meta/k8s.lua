@@ -125,6 +125,24 @@ function k8s.now() end
 ---@return podgym.err? err
 function k8s.sleep(s) end
 
+---Make sure n simulated clusters exist for vector envs (POST /envs): made from the
+---config's sim settings, kept until the server stops. nil, err: 429 too_many_envs past
+---limits.envs, 409 not_sim when the backend is not sim.
+---@param n integer >= 1
+---@return integer|nil n
+---@return podgym.err? err
+function k8s.envs(n) end
+
+---Call fn(...) with every k8s call (and a load test's, and clock.backend_now) going to
+---vector-env cluster i (1-based, made by k8s.envs) instead of the engine's; the binding
+---before is back when fn returns or raises. Returns what fn returns.
+---@generic R
+---@param i integer
+---@param fn fun(...): R
+---@param ... any
+---@return R ...
+function k8s.on(i, fn, ...) end
+
 ---The backend's name.
 ---@return "sim"|"docker"|"kube"
 function k8s.backend() end
