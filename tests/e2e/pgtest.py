@@ -66,7 +66,12 @@ def write(path, text):
     os.replace(path + ".tmp", path)
 
 
-def request(port, method, path, body=None, headers=None, timeout=30, context=None, host="127.0.0.1"):
+# Longer than any route's own bound (a scale waits up to 90 s, then a load test may run): on a
+# loaded machine the test gets the server's answer, a 504 if it comes to that, never a client timeout.
+TIMEOUT = 180
+
+
+def request(port, method, path, body=None, headers=None, timeout=TIMEOUT, context=None, host="127.0.0.1"):
     """(status, parsed JSON or text, response) of one request on its own
     connection; HTTPS when context (an ssl.SSLContext) is given."""
     if context:
@@ -141,7 +146,7 @@ class Server:
         with open(self.log.name, errors="replace") as f:   # the access log echoes raw request bytes
             return f.read()
 
-    def request(self, method, path, body=None, headers=None, timeout=30, context=None, host="127.0.0.1"):
+    def request(self, method, path, body=None, headers=None, timeout=TIMEOUT, context=None, host="127.0.0.1"):
         """context: an ssl.SSLContext for this request (default: the server's
         own when it serves HTTPS)."""
         return request(self.port, method, path, body, headers, timeout, context or self.ssl, host)
