@@ -3,6 +3,7 @@
 
 #include "cluster/registry.h"
 #include "cluster/sim/sim.h"
+#include "cluster/kube/kube.h"
 
 typedef struct backend_entry {
     const char *name;
@@ -12,7 +13,7 @@ typedef struct backend_entry {
 static const backend_entry BACKENDS[] = {
     {"sim", sim_backend_new},
     {"docker", NULL},
-    {"kube", NULL},
+    {"kube", kube_backend_new},
 };
 
 pg_backend *pg_backend_open(const pg_config *cfg, pg_err *e) {
