@@ -9,9 +9,9 @@ DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
   liblua5.4-dev lua5.4 lua-cjson-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev \
   libjansson-dev libexpat1-dev libedit-dev libcmocka-dev libhttp-parser-dev clang \
   nginx wrk procps time openssl \
-  docker.io busybox-static python3-kubernetes
+  docker.io busybox-static python3-kubernetes python3-yaml
 
-.PHONY: all deps build run test bench asan asan-test clean
+.PHONY: all deps build run test bench asan asan-test clean image
 
 all: build
 
@@ -45,6 +45,11 @@ test: build
 
 bench: build
 	python3 tests/bench/run.py --build $(BUILD)
+
+# The podgym image for examples/kubernetes (docker import of a rootfs, no registry).
+IMAGE ?= podgym:latest
+image: build
+	examples/kubernetes/build-image.sh --build $(BUILD) --image $(IMAGE)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPODGYM_SANITIZE=ON -DPODGYM_WERROR=ON
