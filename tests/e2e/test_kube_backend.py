@@ -1,0 +1,282 @@
+"""podgym --backend kube against a real Kubernetes API: a second podgym that
+serves its simulated cluster through the Kubernetes API facade, over HTTPS
+with a CA this test makes (openssl) and a bearer token. Every seed route
+answers with the same JSON shapes and the same bounds as on sim; the
+scale waits follow the facade's watch; k8s.request and k8s.delete_pod
+work; a wrong CA, a wrong token and a closed port give the clear errors;
+no secret reaches the log."""
+# ctest-labels: kube
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+from pgtest import BIN, Server, check, done, is_error, skip
+
+OPENSSL = shutil.which("openssl") or ("/usr/bin/openssl" if os.path.exists("/usr/bin/openssl") else None)
+if not OPENSSL:
+    skip("openssl not found (apt-get install openssl)")
+
+tmp = tempfile.mkdtemp(prefix="podgym-kube-")
+TOKEN = "facade-token-5f1e2d"
+
+
+def openssl(*args):
+    subprocess.run([OPENSSL] + list(args), check=True, cwd=tmp, capture_output=True, timeout=60)
+
+
+def path(name):
+    return os.path.join(tmp, name)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# A CA and the facade's certificate it signs; a second CA that signed nothing.
+openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=podgym kube test CA")
+openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "2",
+        "-subj", "/CN=another CA")
+openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+with open(path("ext.cnf"), "w") as f:
+    f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+            "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+
+# The cluster: sim in real time with short start-ups, so that waits are short.
+SIM = """sim:
+  speed: 1
+  replicas: 1
+  start_delay_s: 0.4
+  start_jitter_s: 0.1
+  pending_s: 0.1
+  grace_s: 0.3
+  metrics_window_s: 0.2
+  metrics_resolution_s: 0.1
+"""
+fport = free_port()
+try:
+    facade = Server(config=SIM + "facade:\n  listen: 127.0.0.1:%d\n  tls: {cert: %s, key: %s}\n  token: %s\n"
+                    % (fport, path("server.pem"), path("server.key"), TOKEN))
+except RuntimeError as e:
+    if "unknown section 'facade'" in str(e) or "unknown key 'facade" in str(e):
+        skip("this build has no Kubernetes API facade (facade: in podgym.yaml)")
+    raise
+URL = "https://127.0.0.1:%d" % fport
+deadline = time.time() + 10
+while time.time() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", fport), 0.2).close()
+        break
+    except OSError:
+        time.sleep(0.02)
+
+
+def kubeconfig(name, server=URL, ca="ca.pem", token=TOKEN, ca_file=False):
+    ca_pem = open(path(ca), "rb").read()
+    cluster = ("certificate-authority: %s" % path(ca)) if ca_file else \
+        ("certificate-authority-data: %s" % base64.b64encode(ca_pem).decode())
+    text = """apiVersion: v1
+kind: Config
+current-context: facade
+clusters:
+- name: facade
+  cluster:
+    server: %s
+    %s
+users:
+- name: agent
+  user:
+    token: %s
+contexts:
+- name: facade
+  context: {cluster: facade, user: agent, namespace: default}
+""" % (server, cluster, token)
+    with open(path(name), "w") as f:
+        f.write(text)
+    return path(name)
+
+
+# The load test's target: the facade's own front end (GET / answers Hello, World!).
+LOAD = "load: {driver: native, url: 'http://127.0.0.1:%d/', rate: 20, duration_s: 1}\n" % facade.port
+KUBE = "backend: kube\nkube: {kubeconfig: %s, timeout_s: 2, retries: 3}\n" + LOAD
+kube = Server(config=KUBE % kubeconfig("good.kubeconfig"))
+sim = Server(config=SIM.replace("speed: 1", "speed: 0") + "load: {rate: 20, duration_s: 1}\n")
+
+
+def shape(v):
+    """The JSON shape: keys and value types (null matches anything, numbers are numbers)."""
+    if isinstance(v, dict):
+        return {k: shape(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [shape(v[0])] if v else []
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    return type(v).__name__
+
+
+def same_shape(a, b, where=""):
+    """Differences between shapes a and b (None matches anything, [] any list)."""
+    if a == "NoneType" or b == "NoneType":
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = ["%s.%s missing on kube" % (where, k) for k in b if k not in a]
+        out += ["%s.%s extra on kube" % (where, k) for k in a if k not in b]
+        for k in a:
+            if k in b:
+                out += same_shape(a[k], b[k], where + "." + k)
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        return same_shape(a[0], b[0], where + "[]") if a and b else []
+    return [] if a == b else ["%s: %s on kube, %s on sim" % (where, a, b)]
+
+
+def compare(what, method, route, body=None):
+    ks, kb, _ = kube.request(method, route, body=body)
+    ss, sb, _ = sim.request(method, route, body=body)
+    diff = same_shape(shape(kb), shape(sb))
+    check(ks == ss and not diff, "%s %s: %d on kube as on sim (%d), same JSON shape (%s)"
+          % (method, route, ks, ss, "; ".join(diff[:4]) or "identical"))
+    return ks, kb
+
+
+# --- every seed route ------------------------------------------------------------
+st, body = compare("pod", "GET", "/pod")
+check(st == 200 and body["system"]["total_pods"] == 1 and body["system"]["desired_pods"] == 1,
+      "GET /pod reads the facade's Deployment: 1 pod (%s)" % json.dumps(body)[:300])
+pod0 = (body.get("container") or body.get("no_metrics") or [{}])[0]
+check(pod0.get("status") == "Running" and pod0.get("ready") is True and pod0.get("name", "").startswith("app-"),
+      "... Running and Ready, named by the ReplicaSet (%s)" % pod0)
+check(body["system"]["online_pods"] == 1 and 0 <= body["system"]["cpu_percent"],
+      "... reporting metrics through metrics.k8s.io (cpu %s%%)" % body["system"]["cpu_percent"])
+
+st, body = compare("scale out", "POST", "/pod/scale/out", body="")
+check(st == 200 and body["from"] == 1 and body["to"] == 2 and body["scaled"] is True,
+      "scale out 1 -> 2 (%s)" % body)
+st, body = kube.get("/pod")
+check(body["system"]["total_pods"] == 2 and body["system"]["ready_pods"] == 2 and body["system"]["online_pods"] == 2,
+      "... returned once both pods are Ready and report metrics (%s)" % body["system"])
+st, body = compare("scale in", "POST", "/pod/scale/in", body="")
+check(st == 200 and body["from"] == 2 and body["to"] == 1, "scale in 2 -> 1 (%s)" % body)
+st, body = compare("at the lower bound", "POST", "/pod/scale/in", body="")
+check(st == 200 and body["scaled"] is False and body["time_spent_sec"] == 0 and body.get("reason"),
+      "scale in at 1: 200, not scaled, time_spent_sec 0, a reason (%s)" % body)
+
+st, body = compare("set-pod-count", "POST", "/pod/set-pod-count/3", body="")
+check(st == 200 and body["to"] == 3, "set-pod-count/3 (%s)" % body)
+st, body = kube.get("/pod")
+check(body["system"]["ready_pods"] == 3 and body["system"]["desired_pods"] == 3, "... 3 pods Ready")
+st, body = compare("beyond the bounds", "POST", "/pod/set-pod-count/9", body="")
+check(st == 422 and is_error(body, "out_of_bounds") and body.get("min") == 1 and body.get("max") == 5,
+      "set-pod-count/9: 422 with min and max (%s)" % body)
+st, body = compare("not a number", "POST", "/pod/set-pod-count/x", body="")
+check(st == 400 and is_error(body), "set-pod-count/x: 400")
+st, body = kube.post("/pod/set-pod-count/5", body="")
+st, body = compare("at the upper bound", "POST", "/pod/scale/out", body="")
+check(st == 200 and body["scaled"] is False and body["from"] == 5, "scale out at 5: not scaled (%s)" % body)
+
+st, body = compare("confirm", "POST", "/pod/confirm", body="")
+check(st == 200 and isinstance(body.get("pruned"), list) and body["system"]["total_pods"] >= 1,
+      "POST /pod/confirm: GET /pod + pruned (%s)" % json.dumps(body)[:200])
+
+st, body = compare("app stat", "GET", "/app/stat")
+rs = body.get("requests_stat", {}) if isinstance(body, dict) else {}
+check(st == 200 and rs.get("total_packet_count", 0) > 0 and rs.get("drop_packet_percentage") == 0
+      and isinstance(body.get("reward"), (int, float)),
+      "GET /app/stat: a native load test, no drops, a reward (%s)" % json.dumps(rs)[:200])
+
+st, body = compare("env reset", "POST", "/env/reset", body={"pods": 2})
+check(st == 200 and body["observation"]["pods"] == 2, "POST /env/reset {pods: 2} (%s)" % body.get("observation"))
+st, body = compare("env step", "POST", "/env/step", body={"action": "out"})
+check(st == 200 and body["observation"]["pods"] == 3 and isinstance(body["reward"], (int, float)),
+      "POST /env/step out: 3 pods observed (%s)" % body.get("observation"))
+compare("env spec", "GET", "/env/spec")
+
+# --- the Lua API on kube: delete_pod, request, wait ---------------------------------
+LUA = r"""
+local pods = assert(k8s.pods())
+local victim = pods[1].name
+local ok, err = k8s.delete_pod("no-such-pod")
+print("missing", ok, err and err.status, err and err.code)
+print("delete", k8s.delete_pod(victim, {grace = 0.2}))
+local after = assert(k8s.pods())
+local seen = false
+for _, p in ipairs(after) do if p.name == victim then seen = p.status end end
+print("victim", seen)
+print("wait", k8s.wait{ready = #pods, timeout = 20} ~= nil)
+local st, scale = k8s.request("GET", "/apis/apps/v1/namespaces/default/deployments/app/scale")
+print("request", st, type(scale) == "table" and scale.spec.replicas)
+local st2, patched = k8s.request("PATCH", "/apis/apps/v1/namespaces/default/deployments/app/scale",
+                                 {spec = {replicas = 2}})
+print("patch", st2, type(patched) == "table" and patched.spec.replicas, k8s.replicas())
+local st3, nf = k8s.request("GET", "/api/v1/namespaces/default/pods/nope")
+print("notfound", st3, type(nf) == "table" and nf.kind)
+print("timeout", select(2, k8s.wait{ready = 4, timeout = 0.5}).code)
+print("backend", k8s.backend())
+"""
+with open(path("t.lua"), "w") as f:
+    f.write(LUA)
+r = subprocess.run([BIN, "run", path("t.lua"), "-c", kube.config], capture_output=True, text=True, timeout=120)
+out = dict(line.split("\t", 1) for line in r.stdout.splitlines() if "\t" in line)
+check(r.returncode == 0, "podgym run on kube exits 0 (%s)" % (r.stderr.strip()[-300:]))
+check(out.get("missing") == "nil\t404\tnot_found", "k8s.delete_pod of a pod that is not there: nil, 404 not_found (%s)"
+      % out.get("missing"))
+check(out.get("delete") == "true", "k8s.delete_pod with a grace: true")
+check(out.get("victim") in ("Terminating", "false"), "... the pod is Terminating, then gone (%s)" % out.get("victim"))
+check(out.get("wait") == "true", "k8s.wait sees the ReplicaSet's replacement Ready")
+check(out.get("request") == "200\t5", "k8s.request GET deployments/app/scale: 200 and the Scale decoded (%s)"
+      % out.get("request"))
+check(out.get("patch") == "200\t2\t2", "k8s.request PATCH (merge patch) scales to 2 (%s)" % out.get("patch"))
+check(out.get("notfound") == "404\tStatus", "k8s.request of a missing pod: 404 and the Status (%s)" % out.get("notfound"))
+check(out.get("timeout") == "timeout", "k8s.wait past its timeout: err.code timeout")
+r = subprocess.run([BIN, "run", path("t.lua"), "-c", sim.config], capture_output=True, text=True, timeout=60)
+with open(path("r.lua"), "w") as f:
+    f.write('local ok, e = pcall(k8s.request, "GET", "/api") print(ok, e)\n')
+r = subprocess.run([BIN, "run", path("r.lua"), "-c", sim.config], capture_output=True, text=True, timeout=60)
+check(r.stdout.startswith("false") and "only on the kube backend" in r.stdout,
+      "k8s.request on sim raises: only on the kube backend (%s)" % r.stdout.strip())
+
+# --- clear errors -----------------------------------------------------------------
+def error_of(config, what, status, code, text):
+    s = Server(config=config)
+    st, body, _ = s.get("/pod")
+    msg = body["error"]["message"] if is_error(body) else str(body)
+    check(st == status and is_error(body, code) and text in msg,
+          "%s: %d %s '%s' (%d %s)" % (what, status, code, text, st, msg[:200]))
+    st2, _, _ = s.get("/")
+    check(st2 == 200, "... and the server stays up")
+    s.stop()
+    return msg
+
+
+error_of(KUBE % kubeconfig("token.kubeconfig", token="not-the-token"), "a wrong token", 502, "backend_auth",
+         "the token was refused by " + URL)
+error_of(KUBE % kubeconfig("ca.kubeconfig", ca="other.pem"), "a CA that did not sign the certificate", 502,
+         "backend_tls", "certificate verify failed for " + URL)
+closed = "https://127.0.0.1:%d" % free_port()
+error_of(KUBE % kubeconfig("closed.kubeconfig", server=closed), "a closed port", 503, "backend_unavailable",
+         "cannot reach " + closed)
+# the CA as a file works as its data does
+s = Server(config=KUBE % kubeconfig("cafile.kubeconfig", ca_file=True))
+st, body, _ = s.get("/pod")
+check(st == 200 and body["system"]["total_pods"] >= 1, "certificate-authority as a file works too")
+s.stop()
+
+# --- no secret in the logs ---------------------------------------------------------
+kube.stop()
+log = kube.logtext()
+check(TOKEN not in log and "BEGIN" not in log, "neither the token nor a PEM is in the kube podgym's log")
+shutil.rmtree(tmp, ignore_errors=True)
+done()
