@@ -64,6 +64,16 @@ def write(path, text):
     os.replace(path + ".tmp", path)
 
 
+def free_port():
+    """A loopback port free now (for a server that cannot bind port 0 and report it)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 class Server:
     """podgym serve on 127.0.0.1:0 with its own config, scripts and data dir.
     tls=(cert, key) serves HTTPS with those PEM files; tls_ca is the CA file

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-from pgtest import BIN, Server, check, done, is_error, skip
+from pgtest import BIN, Server, check, done, free_port, is_error, skip
 
 OPENSSL = shutil.which("openssl") or ("/usr/bin/openssl" if os.path.exists("/usr/bin/openssl") else None)
 if not OPENSSL:
@@ -31,14 +31,6 @@ def openssl(*args):
 
 def path(name):
     return os.path.join(tmp, name)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # A CA and the facade's certificate it signs; a second CA that signed nothing.

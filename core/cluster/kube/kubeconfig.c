@@ -1,7 +1,6 @@
 /* kubeconfig.c: kubeconfig files (libyaml) and the in-cluster service
  * account (see kubeconfig.h). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +14,8 @@
 #define KC_MAX_FILES 16
 #define KC_PEM_MAX (1u << 20)       /* a CA bundle, a certificate or a key */
 
-static int kc_fail(pg_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int kc_fail(pg_err *e, const char *fmt, ...) {
-    char msg[sizeof e->message];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return pg_errf(e, 2, "backend", "%s", msg);
-}
+/* A kubeconfig that cannot be used stops the start: status 2, as a bad config. */
+#define kc_fail(e, ...) pg_errf(e, 2, "backend", __VA_ARGS__)
 
 static void wipe(void *p, size_t n) {
     volatile unsigned char *v = p;

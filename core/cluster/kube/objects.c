@@ -67,21 +67,17 @@ double k8s_duration(const char *s) {
 
 /* ---- pods ---------------------------------------------------------------- */
 
-static int cond_true(json_t *status, const char *type) {
+/* The pod condition of that type, or NULL. */
+static json_t *condition(json_t *status, const char *type) {
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(status, "conditions"), i, c)
-        if (!strcmp(str_at(c, "type"), type)) return !strcmp(str_at(c, "status"), "True");
-    return 0;
+        if (!strcmp(str_at(c, "type"), type)) return c;
+    return NULL;
 }
 
-static const char *cond_reason(json_t *status, const char *type) {
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(status, "conditions"), i, c)
-        if (!strcmp(str_at(c, "type"), type)) return str_at(c, "reason");
-    return "";
-}
+static int cond_true(json_t *status, const char *type) { return !strcmp(str_at(condition(status, type), "status"), "True"); }
+static const char *cond_reason(json_t *status, const char *type) { return str_at(condition(status, type), "reason"); }
 
 static long long int_at(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
 
