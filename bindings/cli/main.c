@@ -18,6 +18,7 @@
 #include "cluster/registry.h"
 #include "config/config.h"
 #include "engine.h"
+#include "facade/facade.h"
 #include "server/http.h"
 #include "modules/lb.h"
 #include "base/log.h"
@@ -160,6 +161,7 @@ static void engine_identity(pg_engine *eng) {
     memset(c.data_dir, 0, sizeof c.data_dir);
     memset(&c.tls, 0, sizeof c.tls);
     memset(c.auth_token, 0, sizeof c.auth_token);
+    memset(&c.facade, 0, sizeof c.facade);
     memset(c.scripts, 0, sizeof c.scripts);
     memset(c.policies, 0, sizeof c.policies);
     eng->config_hash = pg_hash(PG_HASH_INIT, &c, sizeof c);
@@ -208,6 +210,37 @@ static void *stop_timer(void *ud) {
     return NULL;
 }
 
+/* The Kubernetes API facade (config facade.*) over the engine's backend. */
+static kf_facade *facade_start(pg_engine *eng) {
+    const pg_facade_conf *fc = &eng->cfg.facade;
+    char host[PG_NAME_MAX], err[256];
+    int port;
+    pg_err e;
+    if (pg_config_hostport(fc->listen, host, sizeof host, &port, &e) < 0) {
+        fprintf(stderr, "podgym: facade.listen: %s\n", e.message);
+        return NULL;
+    }
+    kf_opts fo = {
+        .host = host, .port = port, .tls_cert = fc->tls.cert, .tls_key = fc->tls.key, .token = fc->token,
+        .ns = eng->cfg.ns, .deployment = eng->cfg.deployment, .node = fc->node,
+        .body_bytes = eng->cfg.limits.body_bytes, .connections = eng->cfg.limits.connections,
+        .timeout_s = eng->cfg.limits.connection_timeout_s,
+    };
+    kf_facade *f = kf_start(eng->backend, &fo, err, sizeof err);
+    if (!f) {
+        fprintf(stderr, "podgym: facade: %s\n", err);
+        return NULL;
+    }
+    int v6 = strchr(host, ':') != NULL;
+    fprintf(stderr, "podgym: Kubernetes API facade on %s://%s%s%s:%d (namespace %s, deployment %s)\n",
+            kf_tls(f) ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", kf_port(f), eng->cfg.ns,
+            eng->cfg.deployment);
+    if (!fc->token[0])
+        pg_log(PG_LOG_WARN, "the Kubernetes API facade has no facade.token: anyone who reaches it can scale "
+               "and delete pods");
+    return f;
+}
+
 static int cmd_serve(pg_engine *eng, const opts *o) {
     /* Block the signals we wait for before any thread starts. */
     sigset_t set;
@@ -250,6 +283,12 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
     fprintf(stderr, "podgym: listening on %s://%s%s%s:%d (backend %s, generation %d)\n",
             http_tls(srv) ? "https" : "http", v6 ? "[" : "", h,
             v6 ? "]" : "", http_port(srv), eng->backend->ops->name, rt_generation(eng->rt));
+    kf_facade *facade = NULL;
+    if (eng->cfg.facade.listen[0] && !(facade = facade_start(eng))) {
+        http_stop(srv);
+        engine_close(eng);
+        return 1;
+    }
     fflush(stderr);
     for (;;) {
         int sig = 0;
@@ -267,6 +306,7 @@ static int cmd_serve(pg_engine *eng, const opts *o) {
     if (sm) smp_stop_all(sm);                           /* every row flushed before anything else */
     pthread_t t;                                        /* a request waiting in a call bounds nothing */
     if (pthread_create(&t, NULL, stop_timer, NULL) == 0) pthread_detach(t);
+    kf_stop(facade);
     http_stop(srv);
     engine_close(eng);
     return 0;

@@ -8,6 +8,7 @@
 #define PG_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "load/sample.h"
@@ -101,6 +102,18 @@ typedef struct pg_backend_ops {
                       pg_err *e);
     int (*ticker_remove)(pg_backend *b, int id);
     void (*destroy)(pg_backend *b);
+    /* Optional (NULL: the caller polls): change notification. The backend
+     * keeps a state generation that moves (never backwards) whenever what
+     * pods() or replicas() report may have changed (metrics refresh on
+     * their own resolution and need not move it): a scale, a delete, a
+     * pod's own timed transition (Pending -> ContainerCreating -> Ready, a
+     * Terminating pod going away), a reset. Blocks until the
+     * generation differs from `since` or timeout_s (wall seconds) pass, then
+     * sets *gen to the generation now and returns 0 (on a timeout *gen ==
+     * since); -1 with e filled when the backend cannot tell. since = 0 (or
+     * any stale value) returns at once. Spurious moves are allowed: the
+     * caller re-reads and compares. */
+    int (*changes)(pg_backend *b, uint64_t since, double timeout_s, uint64_t *gen, pg_err *e);
 } pg_backend_ops;
 
 /* The usage sums of b: its own usage op, or pods() and metrics() summed. */

@@ -136,6 +136,13 @@ static const cfg_key keys[] = {
     STR("scripts", scripts, "scripts"),
     STR("policies", policies, "policies"),
     NUM("hpa.target_cpu_percent", CFG_DBL, hpa_target_pct, "50", GT(0)),
+
+    /* facade: the Kubernetes API served over the backend; "" listen = off */
+    STR("facade.listen", facade.listen, ""),                /* HOST:PORT, e.g. 127.0.0.1:6443 */
+    STR("facade.tls.cert", facade.tls.cert, ""),            /* both set = HTTPS */
+    STR("facade.tls.key", facade.tls.key, ""),
+    STR("facade.token", facade.token, ""),                  /* "" = no bearer token asked */
+    STR("facade.node", facade.node, "podgym-node"),         /* spec.nodeName of every pod */
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -333,6 +340,10 @@ int pg_config_env(pg_config *c, pg_err *e) {
 /* ---- pg_config_listen -------------------------------------------------- */
 
 int pg_config_listen(pg_config *c, const char *hostport, pg_err *e) {
+    return pg_config_hostport(hostport, c->listen_host, sizeof c->listen_host, &c->listen_port, e);
+}
+
+int pg_config_hostport(const char *hostport, char *out_host, size_t hostn, int *out_port, pg_err *e) {
     char sv[80];
     const char *s = hostport ? hostport : "";
     const char *host = "127.0.0.1", *port;
@@ -360,13 +371,13 @@ int pg_config_listen(pg_config *c, const char *hostport, pg_err *e) {
         if (!(isalnum(ch) || ch == '.' || ch == '-' || ch == '_' || ch == ':' || ch == '%'))
             return BAD("bad character in host");
     }
-    if (hl >= sizeof c->listen_host) return BAD("host is too long");
+    if (hl >= hostn) return BAD("host is too long");
     long long p;
     if (!*port || !isdigit((unsigned char)*port) || parse_ll(port, 0, 65535, &p) < 0)
         return BAD("port must be a number in 0..65535");
-    memcpy(c->listen_host, host, hl);
-    c->listen_host[hl] = '\0';
-    c->listen_port = (int)p;
+    memcpy(out_host, host, hl);
+    out_host[hl] = '\0';
+    *out_port = (int)p;
     return 0;
 #undef BAD
 }
@@ -574,12 +585,25 @@ int pg_config_validate(const pg_config *c, pg_err *e) {
     if (!c->load.method[0] || strspn(c->load.method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(c->load.method))
         return cfg_fail(e, "podgym: invalid value for 'load.method': '%s' (wants an HTTP method such as GET)",
                         c->load.method);
+    if (c->facade.listen[0]) {
+        pg_err le;
+        char host[PG_NAME_MAX];
+        int port;
+        if (pg_config_hostport(c->facade.listen, host, sizeof host, &port, &le) < 0)
+            return cfg_fail(e, "podgym: invalid value for 'facade.listen': %s", le.message);
+    }
+    if (!c->facade.tls.cert[0] != !c->facade.tls.key[0])
+        return cfg_fail(e, "podgym: invalid value for '%s': '' (wants a PEM file when %s is set)",
+                        c->facade.tls.cert[0] ? "facade.tls.key" : "facade.tls.cert",
+                        c->facade.tls.cert[0] ? "facade.tls.cert" : "facade.tls.key");
     if (!c->tls.cert[0] != !c->tls.key[0])
         return cfg_fail(e, "podgym: invalid value for '%s': '' (wants a PEM file when %s is set)",
                         c->tls.cert[0] ? "tls.key" : "tls.cert", c->tls.cert[0] ? "tls.cert" : "tls.key");
     static const struct { const char *name; size_t off; } pems[] = {
         { "tls.cert", offsetof(pg_config, tls.cert) },
         { "tls.key", offsetof(pg_config, tls.key) },
+        { "facade.tls.cert", offsetof(pg_config, facade.tls.cert) },
+        { "facade.tls.key", offsetof(pg_config, facade.tls.key) },
     };
     for (size_t i = 0; i < sizeof pems / sizeof pems[0]; i++) {
         const char *p = (const char *)c + pems[i].off;

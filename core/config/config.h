@@ -109,6 +109,13 @@ typedef struct pg_tls_conf {
     char key[PATH_MAX];         /* PEM private key; set with cert or not at all */
 } pg_tls_conf;
 
+typedef struct pg_facade_conf {
+    char listen[PG_NAME_MAX];   /* HOST:PORT of the Kubernetes API facade; "" = none */
+    pg_tls_conf tls;            /* both set: it serves HTTPS */
+    char token[256];            /* bearer token every request needs; "" = none */
+    char node[PG_NAME_MAX];     /* spec.nodeName of the pods it serves */
+} pg_facade_conf;
+
 typedef struct pg_config {
     char path[PATH_MAX];        /* the file read; "" when none */
     char listen_host[PG_NAME_MAX];
@@ -128,6 +135,7 @@ typedef struct pg_config {
     char scripts[PATH_MAX];
     char policies[PATH_MAX];
     double hpa_target_pct;      /* hpa.target_cpu_percent */
+    pg_facade_conf facade;      /* facade.* */
 } pg_config;
 
 /* Fill c with every default. */
@@ -139,6 +147,10 @@ int pg_config_load(pg_config *c, const char *path, pg_err *e);
 
 /* Parse "HOST:PORT" (or ":PORT", or "PORT") into c. */
 int pg_config_listen(pg_config *c, const char *hostport, pg_err *e);
+
+/* Parse "HOST:PORT" (or ":PORT", or "PORT"; host 127.0.0.1 when left
+ * out) into host (hostn bytes) and *port. */
+int pg_config_hostport(const char *hostport, char *host, size_t hostn, int *port, pg_err *e);
 
 /* The environment over the file: PODGYM_TOKEN (when set and not empty)
  * becomes auth.token. -1 with e filled when it does not fit. */

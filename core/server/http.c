@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -82,6 +83,17 @@ const char *http_header_get(const http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+int http_req_fd(const http_req *r) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+int http_fd_closed(int fd) {
+    if (fd < 0) return 0;
+    struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
 typedef struct each_ctx {
     http_kv_fn fn;
     void *ud;
@@ -148,10 +160,55 @@ int http_token_ok(const char *authorization, const char *token) {
     return diff == 0;
 }
 
+/* A streamed body: libmicrohttpd's content reader over http_stream_fn. */
+typedef struct http_stream {
+    http_stream_fn fn;
+    http_stream_done done;
+    void *ud;
+} http_stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    http_stream *st = cls;
+    (void)pos;
+    long n = st->fn(st->ud, buf, max);
+    return n > 0 ? (ssize_t)n : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls) {
+    http_stream *st = cls;
+    if (st->done) st->done(st->ud);
+    free(st);
+}
+
+static struct MHD_Response *stream_response(http_resp *r) {
+    http_stream *st = malloc(sizeof *st);
+    struct MHD_Response *mr = NULL;
+    if (st) {
+        *st = (http_stream){ r->stream, r->stream_done, r->stream_ud };
+        mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, st, stream_free);
+        if (!mr) free(st);
+    }
+    if (!mr && r->stream_done) r->stream_done(r->stream_ud);
+    r->stream = NULL;
+    r->stream_done = NULL;
+    r->stream_ud = NULL;
+    free(r->body);
+    r->body = NULL;
+    return mr;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *conn, http_resp *r) {
-    struct MHD_Response *mr = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *mr = r->stream ? stream_response(r)
+                            : MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
     if (!mr) {
         free(r->body);
+        r->body = NULL;
+        for (size_t i = 0; i < r->nheaders; i++) {
+            free(r->headers[i].name);
+            free(r->headers[i].value);
+        }
+        free(r->headers);
+        r->headers = NULL;
         return MHD_NO;
     }
     r->body = NULL;
@@ -399,10 +456,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         http_conn *hc = ci ? ci->socket_context : NULL;
         conn_phase(s, hc, 1);
         s->o.handler(s->o.ud, req, &resp);
-        conn_phase(s, hc, 0);
+        if (!resp.stream) conn_phase(s, hc, 0);     /* a stream stays busy until it ends */
+    }
+    if (resp.drop) {                                /* no answer: the connection is closed */
+        if (resp.stream_done) resp.stream_done(resp.stream_ud);
+        resp.stream = NULL;
+        free(resp.body);
+        for (size_t i = 0; i < resp.nheaders; i++) {
+            free(resp.headers[i].name);
+            free(resp.headers[i].value);
+        }
+        free(resp.headers);
+        return MHD_NO;
     }
     if (refused) pg_log_access(method, url, resp.status, 0);
-    if (!resp.body) http_resp_set(&resp, resp.status, resp.content_type, "", 0);
+    if (!resp.body && !resp.stream) http_resp_set(&resp, resp.status, resp.content_type, "", 0);
     return send_resp(conn, &resp);
 }
 

@@ -15,6 +15,13 @@ typedef struct http_header {
     char *value;
 } http_header;
 
+/* A streamed body (watches): read is called on the connection's thread for
+ * the next bytes and may block; it returns how many it wrote into buf (> 0),
+ * 0 at the end of the body, -1 to cut the connection. done is called once
+ * when the response is over (sent, or the connection gone). */
+typedef long (*http_stream_fn)(void *ud, char *buf, size_t max);
+typedef void (*http_stream_done)(void *ud);
+
 typedef struct http_resp {
     int status;
     char *body;                 /* malloc'ed; the server takes ownership */
@@ -22,6 +29,10 @@ typedef struct http_resp {
     const char *content_type;   /* static string; default application/json */
     http_header *headers;       /* malloc'ed name/value pairs, owned by the server */
     size_t nheaders;
+    http_stream_fn stream;      /* set: the body is streamed (chunked), body is ignored */
+    http_stream_done stream_done;
+    void *stream_ud;            /* owned by the stream: stream_done frees it */
+    int drop;                   /* close the connection without an answer */
 } http_resp;
 
 /* Called once per complete request, on the connection's thread. */
@@ -61,6 +72,11 @@ const char *http_method(const http_req *r);
 const char *http_path(const http_req *r);       /* without the query string, percent-decoded */
 const char *http_body(const http_req *r, size_t *len);
 const char *http_header_get(const http_req *r, const char *name);
+/* The connection's socket (-1 when unknown): a stream may peek at it to
+ * notice that its client went away. */
+int http_req_fd(const http_req *r);
+/* 1 when the peer of socket fd has closed its end (never reads data). */
+int http_fd_closed(int fd);
 /* Iterate headers (kind 0) or query arguments (kind 1); stop when fn returns non-zero. */
 typedef int (*http_kv_fn)(void *ud, const char *k, const char *v);
 void http_each(const http_req *r, int kind, http_kv_fn fn, void *ud);

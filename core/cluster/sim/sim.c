@@ -64,6 +64,9 @@ typedef struct sim_ticker {
 struct sim {
     pthread_mutex_t mu;
     pthread_mutex_t move_mu;    /* speed 0: held by the thread moving the clock, across its ticks */
+    pthread_cond_t changed_cv;  /* broadcast when gen moves (sim_changes) */
+    uint64_t gen;               /* state generation: moves when pods or replicas may have changed */
+    double next_t;              /* sim time of the next timed transition of a pod (INFINITY: none) */
     pg_sim_conf conf;
     char deployment[80];
     char lt_url[96];            /* the URL load-test samples carry: http://DEPLOYMENT/ */
@@ -335,12 +338,48 @@ static int pod_ready(const sim_pod *p, double t) {
     return p->fate == FATE_OK && p->gone_at < 0 && t >= p->t_run;
 }
 
-/* Drop pods whose grace period is over (order kept). */
+/* The first time after t at which a pod's reported state changes by
+ * itself: scheduled, started, Ready, gone; a back-off cycle's steps. */
+static double next_change(const sim *s, double t) {
+    double tn = INFINITY;
+#define CAND(x) do { double x_ = (x); if (x_ > t && x_ < tn) tn = x_; } while (0)
+    for (size_t i = 0; i < s->npods; i++) {
+        const sim_pod *p = &s->pods[i];
+        if (p->gone_at >= 0) {
+            CAND(p->gone_at);
+            continue;
+        }
+        if (p->fate == FATE_STUCK) continue;
+        CAND(p->t_create);
+        if (p->fate != FATE_IMAGE) CAND(p->t_run);
+        if (p->fate == FATE_OK) continue;
+        double run = p->fate == FATE_CRASH ? CRASH_RUN_S : ERR_SHOW_S, before = tn;
+        if (p->fate == FATE_CRASH) CAND(p->cyc + CRASH_RUN_S);
+        CAND(p->cyc);
+        CAND(p->cyc + run + (p->fate == FATE_CRASH ? ERR_SHOW_S : 0));
+        CAND(p->cyc + run + p->backoff);
+        if (tn == before && (t >= p->t_run || p->fate == FATE_IMAGE)) CAND(t + 1);  /* a stale cycle */
+    }
+#undef CAND
+    return tn;
+}
+
+/* The state may have changed at time t: a new generation (lock held). */
+static void changed(sim *s, double t) {
+    s->gen++;
+    s->next_t = next_change(s, t);
+    pthread_cond_broadcast(&s->changed_cv);
+}
+
+/* Drop pods whose grace period is over (order kept); a timed transition
+ * passed makes a new generation. */
 static void sync_pods(sim *s, double t) {
     size_t j = 0;
     for (size_t i = 0; i < s->npods; i++)
         if (s->pods[i].gone_at < 0 || t < s->pods[i].gone_at) s->pods[j++] = s->pods[i];
+    int moved = j != s->npods || t >= s->next_t;
     s->npods = j;
+    if (moved) changed(s, t);
 }
 
 static sim_pod *find_pod(sim *s, const char *name) {
@@ -468,6 +507,7 @@ static int reset_locked(sim *s, uint64_t seed, int replicas, pg_err *e) {
     s->test_rps = 0;
     for (int i = 0; i < replicas; i++)
         if (add_pod(s, 0, 1, e) != 0) return -1;
+    changed(s, 0);
     return 0;
 }
 
@@ -482,6 +522,8 @@ sim *sim_new(const pg_sim_conf *conf, const char *deployment, pg_err *e) {
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->move_mu, NULL);
+    pthread_cond_init(&s->changed_cv, NULL);
+    s->next_t = INFINITY;
     s->conf = *conf;
     snprintf(s->deployment, sizeof s->deployment, "%.63s", deployment);
     snprintf(s->lt_url, sizeof s->lt_url, "http://%s/", s->deployment);
@@ -509,6 +551,7 @@ void sim_free(sim *s) {
     free(s->trace_rps);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->move_mu);
+    pthread_cond_destroy(&s->changed_cv);
     free(s);
 }
 
@@ -694,6 +737,7 @@ static int fail_locked(sim *s, const char *name, const char *status, pg_err *e) 
 int sim_fail_pod(sim *s, const char *name, const char *status, pg_err *e) {
     LOCK(s);
     int rc = fail_locked(s, name, status, e);
+    if (rc == 0) changed(s, now_vt(s));
     UNLOCK(s);
     return rc;
 }
@@ -889,6 +933,7 @@ int sim_scale(sim *s, int replicas, pg_err *e) {
     sync_pods(s, t);
     s->replicas = replicas;
     int rc = reconcile(s, t, e);
+    changed(s, t);
     UNLOCK(s);
     return rc;
 }
@@ -905,6 +950,7 @@ int sim_delete_pod(sim *s, const char *name, double grace_s, pg_err *e) {
         mark_deleted(p, t, grace_s < 0 || !isfinite(grace_s) ? s->conf.grace_s : grace_s);
         sync_pods(s, t);                        /* grace 0: gone at once */
         rc = reconcile(s, t, e);
+        changed(s, t);
     }
     UNLOCK(s);
     return rc;
@@ -1031,6 +1077,26 @@ int sim_wait(sim *s, const pg_wait *w, double *waited_s, pg_err *e) {
     if (!(w->timeout_s >= 0) || !isfinite(w->timeout_s))
         return pg_errf(e, 400, "bad_request", "wait: timeout must be a number >= 0");
     return s->conf.speed > 0 ? wait_real(s, w, waited_s, e) : wait_virtual(s, w, waited_s, e);
+}
+
+int sim_changes(sim *s, uint64_t since, double timeout_s, uint64_t *gen, pg_err *e) {
+    if (!(timeout_s >= 0) || !isfinite(timeout_s))
+        return pg_errf(e, 400, "bad_request", "changes: timeout must be a number >= 0");
+    double end = pg_mono() + timeout_s;
+    LOCK(s);
+    for (;;) {
+        double t = now_vt(s);
+        sync_pods(s, t);
+        double left = end - pg_mono();
+        if (s->gen != since || left <= 0) break;
+        if (s->conf.speed > 0 && isfinite(s->next_t))      /* the next timed transition, in wall time */
+            left = fmin(left, fmax(0, (s->next_t - t) / s->conf.speed) + 0.0005);
+        struct timespec ts = pg_wall_after(left);
+        pthread_cond_timedwait(&s->changed_cv, &s->mu, &ts);
+    }
+    *gen = s->gen;
+    UNLOCK(s);
+    return 0;
 }
 
 int sim_sleep(sim *s, double sec, pg_err *e) {
@@ -1352,6 +1418,9 @@ static double op_now(pg_backend *b) { return sim_now(S(b)); }
 static int op_sleep(pg_backend *b, double sec) { return sim_sleep(S(b), sec, NULL); }
 static int op_load(pg_backend *b, const ld_plan *p, ld_result *r, pg_err *e) { return sim_loadtest(S(b), p, r, e); }
 static int op_usage(pg_backend *b, pg_usage *u, pg_err *e) { return sim_usage(S(b), u, e); }
+static int op_changes(pg_backend *b, uint64_t since, double timeout_s, uint64_t *gen, pg_err *e) {
+    return sim_changes(S(b), since, timeout_s, gen, e);
+}
 static int op_ticker_add(pg_backend *b, double iv, pg_tick_fn fn, void *ud, double *start, pg_err *e) {
     return sim_ticker_add(S(b), iv, fn, ud, start, e);
 }
@@ -1366,7 +1435,8 @@ static void op_destroy(pg_backend *b) {
 #define SIM_OPS_COMMON                                                                     \
     .name = "sim", .pods = op_pods, .metrics = op_metrics, .replicas = op_replicas,        \
     .scale = op_scale, .delete_pod = op_delete, .wait = op_wait, .now = op_now,            \
-    .sleep = op_sleep, .loadtest = op_load, .usage = op_usage, .destroy = op_destroy
+    .sleep = op_sleep, .loadtest = op_load, .usage = op_usage, .destroy = op_destroy,     \
+    .changes = op_changes
 
 /* speed > 0: a real clock, no tickers; speed 0: the virtual clock's tickers */
 static const pg_backend_ops SIM_OPS = { SIM_OPS_COMMON };

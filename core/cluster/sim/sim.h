@@ -94,6 +94,11 @@ int sim_scale(sim *s, int replicas, pg_err *e);
 int sim_delete_pod(sim *s, const char *name, double grace_s, pg_err *e);
 int sim_wait(sim *s, const pg_wait *w, double *waited_s, pg_err *e);
 int sim_sleep(sim *s, double seconds, pg_err *e);
+/* The backend's changes op (backend.h): block until the state generation
+ * differs from since (a scale, a delete, a reset, a failure injected, or a
+ * pod's own timed transition passing on the clock) or timeout_s wall
+ * seconds pass; *gen is the generation then. Generations start at 1. */
+int sim_changes(sim *s, uint64_t since, double timeout_s, uint64_t *gen, pg_err *e);
 /* Discrete-event load test against the ready pods; appends to r (owned by
  * the caller, ld_result_free) and computes r->sum. */
 int sim_loadtest(sim *s, const ld_plan *p, ld_result *r, pg_err *e);
