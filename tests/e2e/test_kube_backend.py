@@ -6,101 +6,42 @@ scale waits follow the facade's watch; k8s.request and k8s.delete_pod
 work; a wrong CA, a wrong token and a closed port give the clear errors;
 no secret reaches the log."""
 # ctest-labels: kube
-import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 
-from pgtest import BIN, Server, check, done, free_port, is_error, skip
+from pgtest import BIN, Server, check, done, free_port, is_error
+from facadetest import SIM, Facade, make_certs
 
-OPENSSL = shutil.which("openssl") or ("/usr/bin/openssl" if os.path.exists("/usr/bin/openssl") else None)
-if not OPENSSL:
-    skip("openssl not found (apt-get install openssl)")
-
-tmp = tempfile.mkdtemp(prefix="podgym-kube-")
-TOKEN = "facade-token-5f1e2d"
-
-
-def openssl(*args):
-    subprocess.run([OPENSSL] + list(args), check=True, cwd=tmp, capture_output=True, timeout=60)
+tmp, CA, CERT, KEY, OTHER = make_certs()
+facade = Facade(certs=(tmp, CA, CERT, KEY))
+URL = facade.url
+TOKEN = facade.token
 
 
 def path(name):
     return os.path.join(tmp, name)
 
 
-# A CA and the facade's certificate it signs; a second CA that signed nothing.
-openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-        "-subj", "/CN=podgym kube test CA")
-openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "2",
-        "-subj", "/CN=another CA")
-openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-with open(path("ext.cnf"), "w") as f:
-    f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
-            "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
-openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
-
-# The cluster: sim in real time with short start-ups, so that waits are short.
-SIM = """sim:
-  speed: 1
-  replicas: 1
-  start_delay_s: 0.4
-  start_jitter_s: 0.1
-  pending_s: 0.1
-  grace_s: 0.3
-  metrics_window_s: 0.2
-  metrics_resolution_s: 0.1
-"""
-fport = free_port()
-try:
-    facade = Server(config=SIM + "facade:\n  listen: 127.0.0.1:%d\n  tls: {cert: %s, key: %s}\n  token: %s\n"
-                    % (fport, path("server.pem"), path("server.key"), TOKEN))
-except RuntimeError as e:
-    if "unknown section 'facade'" in str(e) or "unknown key 'facade" in str(e):
-        skip("this build has no Kubernetes API facade (facade: in podgym.yaml)")
-    raise
-URL = "https://127.0.0.1:%d" % fport
-deadline = time.time() + 10
-while time.time() < deadline:
-    try:
-        socket.create_connection(("127.0.0.1", fport), 0.2).close()
-        break
-    except OSError:
-        time.sleep(0.02)
-
-
-def kubeconfig(name, server=URL, ca="ca.pem", token=TOKEN, ca_file=False):
-    ca_pem = open(path(ca), "rb").read()
-    cluster = ("certificate-authority: %s" % path(ca)) if ca_file else \
-        ("certificate-authority-data: %s" % base64.b64encode(ca_pem).decode())
-    text = """apiVersion: v1
-kind: Config
-current-context: facade
-clusters:
-- name: facade
-  cluster:
-    server: %s
-    %s
-users:
-- name: agent
-  user:
-    token: %s
-contexts:
-- name: facade
-  context: {cluster: facade, user: agent, namespace: default}
-""" % (server, cluster, token)
-    with open(path(name), "w") as f:
-        f.write(text)
-    return path(name)
+def kubeconfig(name, server=URL, ca=CA, token=TOKEN, ca_file=False):
+    """A kubeconfig with the CA as data (the facade's own helper), or as a file, or for another server."""
+    p = facade.kubeconfig(token=token, ca=ca, name=name)
+    if server != URL or ca_file:
+        with open(p) as f:
+            doc = json.load(f)
+        doc["clusters"][0]["cluster"]["server"] = server
+        if ca_file:
+            del doc["clusters"][0]["cluster"]["certificate-authority-data"]
+            doc["clusters"][0]["cluster"]["certificate-authority"] = ca
+        with open(p, "w") as f:
+            json.dump(doc, f)
+    return p
 
 
 # The load test's target: the facade's own front end (GET / answers Hello, World!).
-LOAD = "load: {driver: native, url: 'http://127.0.0.1:%d/', rate: 20, duration_s: 1}\n" % facade.port
+LOAD = "load: {driver: native, url: 'http://127.0.0.1:%d/', rate: 20, duration_s: 1}\n" % facade.server.port
 KUBE = "backend: kube\nkube: {kubeconfig: %s, timeout_s: 2, retries: 3}\n" + LOAD
 kube = Server(config=KUBE % kubeconfig("good.kubeconfig"))
 sim = Server(config=SIM.replace("speed: 1", "speed: 0") + "load: {rate: 20, duration_s: 1}\n")
@@ -146,36 +87,41 @@ def compare(what, method, route, body=None):
 
 # --- every seed route ------------------------------------------------------------
 st, body = compare("pod", "GET", "/pod")
-check(st == 200 and body["system"]["total_pods"] == 1 and body["system"]["desired_pods"] == 1,
-      "GET /pod reads the facade's Deployment: 1 pod (%s)" % json.dumps(body)[:300])
+check(st == 200 and body["system"]["total_pods"] == 2 and body["system"]["desired_pods"] == 2,
+      "GET /pod reads the facade's Deployment: 2 pods (%s)" % json.dumps(body)[:300])
 pod0 = (body.get("container") or body.get("no_metrics") or [{}])[0]
 check(pod0.get("status") == "Running" and pod0.get("ready") is True and pod0.get("name", "").startswith("app-"),
       "... Running and Ready, named by the ReplicaSet (%s)" % pod0)
-check(body["system"]["online_pods"] == 1 and 0 <= body["system"]["cpu_percent"],
+check(body["system"]["online_pods"] == 2 and 0 <= body["system"]["cpu_percent"],
       "... reporting metrics through metrics.k8s.io (cpu %s%%)" % body["system"]["cpu_percent"])
+check(0 <= pod0.get("age_s", -1) < 3600 and body["system"]["metrics_age_s"] is not None
+      and 0 <= body["system"]["metrics_age_s"] < 60,
+      "... ages on the wall clock (age_s %s, metrics_age_s %s)" % (pod0.get("age_s"), body["system"]["metrics_age_s"]))
 
 st, body = compare("scale out", "POST", "/pod/scale/out", body="")
-check(st == 200 and body["from"] == 1 and body["to"] == 2 and body["scaled"] is True,
-      "scale out 1 -> 2 (%s)" % body)
-st, body = kube.get("/pod")
-check(body["system"]["total_pods"] == 2 and body["system"]["ready_pods"] == 2 and body["system"]["online_pods"] == 2,
-      "... returned once both pods are Ready and report metrics (%s)" % body["system"])
+check(st == 200 and body["from"] == 2 and body["to"] == 3 and body["scaled"] is True,
+      "scale out 2 -> 3 (%s)" % body)
+st, body, _ = kube.get("/pod")
+check(body["system"]["total_pods"] == 3 and body["system"]["ready_pods"] == 3 and body["system"]["online_pods"] == 3,
+      "... returned once the three pods are Ready and report metrics (%s)" % body["system"])
 st, body = compare("scale in", "POST", "/pod/scale/in", body="")
-check(st == 200 and body["from"] == 2 and body["to"] == 1, "scale in 2 -> 1 (%s)" % body)
+check(st == 200 and body["from"] == 3 and body["to"] == 2, "scale in 3 -> 2 (%s)" % body)
+st, body = compare("set-pod-count 1", "POST", "/pod/set-pod-count/1", body="")
+check(st == 200 and body["to"] == 1, "set-pod-count/1 (%s)" % body)
 st, body = compare("at the lower bound", "POST", "/pod/scale/in", body="")
 check(st == 200 and body["scaled"] is False and body["time_spent_sec"] == 0 and body.get("reason"),
       "scale in at 1: 200, not scaled, time_spent_sec 0, a reason (%s)" % body)
 
 st, body = compare("set-pod-count", "POST", "/pod/set-pod-count/3", body="")
 check(st == 200 and body["to"] == 3, "set-pod-count/3 (%s)" % body)
-st, body = kube.get("/pod")
+st, body, _ = kube.get("/pod")
 check(body["system"]["ready_pods"] == 3 and body["system"]["desired_pods"] == 3, "... 3 pods Ready")
 st, body = compare("beyond the bounds", "POST", "/pod/set-pod-count/9", body="")
 check(st == 422 and is_error(body, "out_of_bounds") and body.get("min") == 1 and body.get("max") == 5,
       "set-pod-count/9: 422 with min and max (%s)" % body)
 st, body = compare("not a number", "POST", "/pod/set-pod-count/x", body="")
 check(st == 400 and is_error(body), "set-pod-count/x: 400")
-st, body = kube.post("/pod/set-pod-count/5", body="")
+st, body = compare("set-pod-count 5", "POST", "/pod/set-pod-count/5", body="")
 st, body = compare("at the upper bound", "POST", "/pod/scale/out", body="")
 check(st == 200 and body["scaled"] is False and body["from"] == 5, "scale out at 5: not scaled (%s)" % body)
 
@@ -209,10 +155,10 @@ for _, p in ipairs(after) do if p.name == victim then seen = p.status end end
 print("victim", seen)
 print("wait", k8s.wait{ready = #pods, timeout = 20} ~= nil)
 local st, scale = k8s.request("GET", "/apis/apps/v1/namespaces/default/deployments/app/scale")
-print("request", st, type(scale) == "table" and scale.spec.replicas)
+print("request", st, type(scale) == "table" and math.tointeger(scale.spec.replicas) == k8s.replicas())
 local st2, patched = k8s.request("PATCH", "/apis/apps/v1/namespaces/default/deployments/app/scale",
                                  {spec = {replicas = 2}})
-print("patch", st2, type(patched) == "table" and patched.spec.replicas, k8s.replicas())
+print("patch", st2, type(patched) == "table" and math.tointeger(patched.spec.replicas), k8s.replicas())
 local st3, nf = k8s.request("GET", "/api/v1/namespaces/default/pods/nope")
 print("notfound", st3, type(nf) == "table" and nf.kind)
 print("timeout", select(2, k8s.wait{ready = 4, timeout = 0.5}).code)
@@ -228,12 +174,11 @@ check(out.get("missing") == "nil\t404\tnot_found", "k8s.delete_pod of a pod that
 check(out.get("delete") == "true", "k8s.delete_pod with a grace: true")
 check(out.get("victim") in ("Terminating", "false"), "... the pod is Terminating, then gone (%s)" % out.get("victim"))
 check(out.get("wait") == "true", "k8s.wait sees the ReplicaSet's replacement Ready")
-check(out.get("request") == "200\t5", "k8s.request GET deployments/app/scale: 200 and the Scale decoded (%s)"
+check(out.get("request") == "200\ttrue", "k8s.request GET deployments/app/scale: 200 and the Scale decoded (%s)"
       % out.get("request"))
 check(out.get("patch") == "200\t2\t2", "k8s.request PATCH (merge patch) scales to 2 (%s)" % out.get("patch"))
 check(out.get("notfound") == "404\tStatus", "k8s.request of a missing pod: 404 and the Status (%s)" % out.get("notfound"))
 check(out.get("timeout") == "timeout", "k8s.wait past its timeout: err.code timeout")
-r = subprocess.run([BIN, "run", path("t.lua"), "-c", sim.config], capture_output=True, text=True, timeout=60)
 with open(path("r.lua"), "w") as f:
     f.write('local ok, e = pcall(k8s.request, "GET", "/api") print(ok, e)\n')
 r = subprocess.run([BIN, "run", path("r.lua"), "-c", sim.config], capture_output=True, text=True, timeout=60)
@@ -255,7 +200,7 @@ def error_of(config, what, status, code, text):
 
 error_of(KUBE % kubeconfig("token.kubeconfig", token="not-the-token"), "a wrong token", 502, "backend_auth",
          "the token was refused by " + URL)
-error_of(KUBE % kubeconfig("ca.kubeconfig", ca="other.pem"), "a CA that did not sign the certificate", 502,
+error_of(KUBE % kubeconfig("ca.kubeconfig", ca=OTHER), "a CA that did not sign the certificate", 502,
          "backend_tls", "certificate verify failed for " + URL)
 closed = "https://127.0.0.1:%d" % free_port()
 error_of(KUBE % kubeconfig("closed.kubeconfig", server=closed), "a closed port", 503, "backend_unavailable",
