@@ -182,10 +182,43 @@ static const char VERSION[] = "{\"major\":\"1\",\"minor\":\"32\",\"gitVersion\":
                               "\"buildDate\":\"2026-01-01T00:00:00Z\",\"goVersion\":\"go1.23.0\",\"compiler\":\"gc\","
                               "\"platform\":\"linux/amd64\"}";
 
-/* 1 when answered. Aggregated discovery (v2) is not served: the legacy
- * documents go out as plain application/json, which client-go reads as
- * "fall back to the legacy form". */
-static int discovery(const char *path, http_resp *resp) {
+/* Aggregated discovery (apidiscovery.k8s.io/v2): /api and /apis in one
+ * document each, what client-go >= 1.30 asks for first. */
+#define KIND(g, v, k) "{\"group\":\"" g "\",\"version\":\"" v "\",\"kind\":\"" k "\"}"
+#define AGG_HEAD "{\"kind\":\"APIGroupDiscoveryList\",\"apiVersion\":\"apidiscovery.k8s.io/v2\",\"metadata\":{},\"items\":["
+static const char AGG_API[] = AGG_HEAD
+    "{\"metadata\":{},\"versions\":[{\"version\":\"v1\",\"freshness\":\"Current\",\"resources\":["
+    "{\"resource\":\"pods\",\"responseKind\":" KIND("", "v1", "Pod") ",\"scope\":\"Namespaced\","
+    "\"singularResource\":\"pod\",\"verbs\":[\"delete\",\"get\",\"list\",\"watch\"],\"shortNames\":[\"po\"],"
+    "\"categories\":[\"all\"],\"subresources\":[{\"subresource\":\"status\",\"responseKind\":" KIND("", "v1", "Pod")
+    ",\"verbs\":[\"get\"]}]}]}]}]}";
+static const char AGG_APIS[] = AGG_HEAD
+    "{\"metadata\":{\"name\":\"apps\"},\"versions\":[{\"version\":\"v1\",\"freshness\":\"Current\",\"resources\":["
+    "{\"resource\":\"deployments\",\"responseKind\":" KIND("apps", "v1", "Deployment") ",\"scope\":\"Namespaced\","
+    "\"singularResource\":\"deployment\",\"verbs\":[\"get\",\"list\",\"watch\"],\"shortNames\":[\"deploy\"],"
+    "\"categories\":[\"all\"],\"subresources\":["
+    "{\"subresource\":\"scale\",\"responseKind\":" KIND("autoscaling", "v1", "Scale") ",\"verbs\":[\"get\",\"patch\",\"update\"]},"
+    "{\"subresource\":\"status\",\"responseKind\":" KIND("apps", "v1", "Deployment") ",\"verbs\":[\"get\"]}]}]}]},"
+    "{\"metadata\":{\"name\":\"metrics.k8s.io\"},\"versions\":[{\"version\":\"v1beta1\",\"freshness\":\"Current\","
+    "\"resources\":[{\"resource\":\"pods\",\"responseKind\":" KIND("metrics.k8s.io", "v1beta1", "PodMetrics")
+    ",\"scope\":\"Namespaced\",\"singularResource\":\"\",\"verbs\":[\"get\",\"list\"]}]}]}]}";
+#define AGG_TYPE "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+/* Whether Accept asks for aggregated discovery v2. */
+static int wants_aggregated(http_req *req) {
+    const char *a = http_header_get(req, "Accept");
+    return a && strstr(a, "g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+}
+
+/* 1 when answered: /api and /apis aggregated (v2) when Accept asks for it,
+ * else every document in the legacy form. */
+static int discovery(const char *path, http_req *req, http_resp *resp) {
+    int agg = wants_aggregated(req);
+    if (agg && (!strcmp(path, "/api") || !strcmp(path, "/apis"))) {
+        const char *doc = path[4] ? AGG_APIS : AGG_API;
+        http_resp_set(resp, 200, AGG_TYPE, doc, strlen(doc));
+        return 1;
+    }
     if (!strcmp(path, "/version")) send_text_json(resp, VERSION);
     else if (!strcmp(path, "/api")) send_text_json(resp, API);
     else if (!strcmp(path, "/api/v1")) send_text_json(resp, API_V1);
@@ -938,7 +971,7 @@ static void handle(void *ud, http_req *req, http_resp *resp) {
         else http_resp_set(resp, 200, "text/plain; charset=utf-8", "ok", 2);
         goto done;
     }
-    if (!strcmp(method, "GET") && discovery(path, resp)) goto done;
+    if (!strcmp(method, "GET") && discovery(path, req, resp)) goto done;
     kf_route r;
     int pr = parse_route(path, &r);
     if (pr <= 0) {

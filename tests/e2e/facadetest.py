@@ -2,7 +2,6 @@
 made with the openssl CLI, podgym serving the facade over the simulated
 cluster, a kubeconfig for it, and kubectl runs. Standard library only."""
 import base64
-import http.client
 import json
 import os
 import re
@@ -12,7 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from pgtest import Server, skip
+from pgtest import Server, request, skip
 
 KUBECTL = "/usr/bin/kubectl" if os.path.exists("/usr/bin/kubectl") else shutil.which("kubectl")
 OPENSSL = shutil.which("openssl") or ("/usr/bin/openssl" if os.path.exists("/usr/bin/openssl") else None)
@@ -106,27 +105,12 @@ class Facade:
         return r.returncode, r.stdout, r.stderr
 
     def request(self, method, path, body=None, headers=None, token=None, timeout=30):
-        """(status, parsed JSON or text, response) straight to the facade."""
-        if self.ctx:
-            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=self.ctx)
-        else:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        """(status, parsed JSON or text, response) straight to the facade, with its token."""
         h = dict(headers or {})
         tok = token if token is not None else self.token
         if tok:
             h["Authorization"] = "Bearer " + tok
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body)
-            h.setdefault("Content-Type", "application/json")
-        conn.request(method, path, body=body, headers=h)
-        r = conn.getresponse()
-        data = r.read()
-        conn.close()
-        try:
-            parsed = json.loads(data) if data else None
-        except ValueError:
-            parsed = None
-        return r.status, parsed if parsed is not None else data.decode("utf-8", "replace"), r
+        return request(self.port, method, path, body, h, timeout, self.ctx)
 
     def faults(self, *rules):
         """Replace the facade's faults (none = clear them)."""

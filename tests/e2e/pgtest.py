@@ -74,6 +74,31 @@ def free_port():
     return port
 
 
+def request(port, method, path, body=None, headers=None, timeout=30, context=None, host="127.0.0.1"):
+    """(status, parsed JSON or text, response) of one request on its own
+    connection; HTTPS when context (an ssl.SSLContext) is given."""
+    if context:
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    h = dict(headers or {})
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+        h.setdefault("Content-Type", "application/json")
+    conn.request(method, path, body=body, headers=h)
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    ctype = r.getheader("Content-Type") or ""
+    parsed = None
+    if "json" in ctype and data:
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            parsed = None
+    return r.status, parsed if parsed is not None else data.decode("utf-8", "replace"), r
+
+
 class Server:
     """podgym serve on 127.0.0.1:0 with its own config, scripts and data dir.
     tls=(cert, key) serves HTTPS with those PEM files; tls_ca is the CA file
@@ -127,27 +152,7 @@ class Server:
     def request(self, method, path, body=None, headers=None, timeout=30, context=None, host="127.0.0.1"):
         """context: an ssl.SSLContext for this request (default: the server's
         own when it serves HTTPS)."""
-        ctx = context or self.ssl
-        if ctx:
-            conn = http.client.HTTPSConnection(host, self.port, timeout=timeout, context=ctx)
-        else:
-            conn = http.client.HTTPConnection(host, self.port, timeout=timeout)
-        h = dict(headers or {})
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body)
-            h.setdefault("Content-Type", "application/json")
-        conn.request(method, path, body=body, headers=h)
-        r = conn.getresponse()
-        data = r.read()
-        conn.close()
-        ctype = r.getheader("Content-Type") or ""
-        parsed = None
-        if "json" in ctype and data:
-            try:
-                parsed = json.loads(data)
-            except ValueError:
-                parsed = None
-        return r.status, parsed if parsed is not None else data.decode("utf-8", "replace"), r
+        return request(self.port, method, path, body, headers, timeout, context or self.ssl, host)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

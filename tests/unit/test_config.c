@@ -455,6 +455,41 @@ static void test_validate(void **state) {
     expect_invalid(&c, "podgym: invalid value for 'sim.start_delay_s': nan (wants >= 0)");
 }
 
+/* facade.*: off by default; listen, tls, token and node read; a bad listen
+ * or a half-set tls is a config error naming the key. */
+static void test_facade(void **state) {
+    (void)state;
+    pg_config c;
+    pg_err e;
+    pg_config_defaults(&c);
+    assert_string_equal(c.facade.listen, "");
+    assert_string_equal(c.facade.token, "");
+    assert_string_equal(c.facade.node, "podgym-node");
+    assert_int_equal(load_text("facade:\n  listen: 127.0.0.1:6443\n  token: abc\n  node: n1\n", &c, &e), 0);
+    assert_string_equal(c.facade.listen, "127.0.0.1:6443");
+    assert_string_equal(c.facade.token, "abc");
+    assert_string_equal(c.facade.node, "n1");
+    assert_int_equal(pg_config_validate(&c, &e), 0);
+    char host[64];
+    int port = -1;
+    assert_int_equal(pg_config_hostport(c.facade.listen, host, sizeof host, &port, &e), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 6443);
+    assert_int_equal(pg_config_hostport("[::1]:0", host, sizeof host, &port, &e), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 0);
+    expect_error("facade:\n  lsten: x\n", 2, "unknown key 'facade.lsten'");
+    expect_error("facade:\n  tls: 3\n", 2, "");
+    assert_int_equal(load_text("facade:\n  listen: 127.0.0.1:99999\n", &c, &e), 0);
+    expect_invalid(&c, "podgym: invalid value for 'facade.listen': invalid listen address '127.0.0.1:99999': "
+                       "port must be a number in 0..65535");
+    assert_int_equal(load_text("facade:\n  listen: :6443\n  tls: {cert: /etc/hostname}\n", &c, &e), 0);
+    expect_invalid(&c, "podgym: invalid value for 'facade.tls.key': '' (wants a PEM file when facade.tls.cert is set)");
+    assert_int_equal(load_text("facade:\n  tls: {cert: /nonexistent.pem, key: /nonexistent.key}\n", &c, &e), 0);
+    expect_invalid(&c, "podgym: invalid value for 'facade.tls.cert': '/nonexistent.pem' (cannot read: No such file or "
+                       "directory)");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
@@ -473,6 +508,7 @@ int main(void) {
         cmocka_unit_test(test_too_long_string),
         cmocka_unit_test(test_listen_variants),
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_facade),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1141,6 +1141,94 @@ static void test_ticker_threads(void **st) {
     sim_free(s);
 }
 
+/* The changes op: the generation moves on a scale, a delete, a reset and a
+ * failure injected, and on the virtual clock passing a pod's transition;
+ * a wait with nothing to happen times out with the same generation. */
+static void test_changes_virtual(void **st) {
+    (void)st;
+    pg_sim_conf c = conf();
+    sim *s = mk(&c);
+    pg_err e;
+    uint64_t g0, g;
+    assert_int_equal(sim_changes(s, 0, 0, &g0, &e), 0);
+    assert_true(g0 > 0);
+    assert_int_equal(sim_changes(s, g0, 0.01, &g, &e), 0);
+    assert_true(g == g0);                       /* nothing happened */
+    advance(s, 1);
+    assert_int_equal(sim_changes(s, g0, 0, &g, &e), 0);
+    assert_true(g == g0);                       /* time passed, no pod changed */
+    assert_int_equal(sim_scale(s, 4, &e), 0);
+    assert_int_equal(sim_changes(s, g0, 0, &g, &e), 0);
+    assert_true(g > g0);
+    uint64_t g1 = g;
+    advance(s, 0.5);                            /* the new pod: Pending until 1 s, Ready at 6 s */
+    assert_int_equal(sim_changes(s, g1, 0, &g, &e), 0);
+    assert_true(g == g1);
+    advance(s, 0.6);                            /* Pending -> ContainerCreating */
+    assert_int_equal(sim_changes(s, g1, 0, &g, &e), 0);
+    assert_true(g > g1);
+    g1 = g;
+    advance(s, 5);                              /* -> Ready */
+    assert_int_equal(sim_changes(s, g1, 0, &g, &e), 0);
+    assert_true(g > g1);
+    g1 = g;
+    char name[96];
+    newest(s, name);
+    assert_int_equal(sim_delete_pod(s, name, 0, &e), 0);
+    assert_int_equal(sim_changes(s, g1, 0, &g, &e), 0);
+    assert_true(g > g1);
+    g1 = g;
+    newest(s, name);
+    assert_int_equal(sim_fail_pod(s, name, "CrashLoopBackOff", &e), 0);
+    assert_int_equal(sim_changes(s, g1, 0, &g, &e), 0);
+    assert_true(g > g1);
+    g1 = g;
+    assert_int_equal(sim_reset(s, 3, 2, &e), 0);
+    assert_int_equal(sim_changes(s, g1, 0, &g, &e), 0);
+    assert_true(g > g1);
+    assert_int_equal(sim_changes(s, g, -1, &g, &e), -1);
+    assert_int_equal(e.status, 400);
+    sim_free(s);
+}
+
+typedef struct scaler { sim *s; } scaler;
+
+static void *scale_later(void *arg) {
+    scaler *a = arg;
+    pg_err e;
+    usleep(20000);
+    sim_scale(a->s, 5, &e);
+    return NULL;
+}
+
+/* speed > 0: a blocked sim_changes wakes for another thread's scale, and by
+ * itself when the clock makes a pod Ready, long before its timeout. */
+static void test_changes_real(void **st) {
+    (void)st;
+    pg_sim_conf c = conf();
+    c.speed = 100;                              /* 6 s start-up: 60 ms of wall time */
+    sim *s = mk(&c);
+    pg_err e;
+    uint64_t g0, g;
+    assert_int_equal(sim_changes(s, 0, 0, &g0, &e), 0);
+    pthread_t t;
+    scaler a = { s };
+    assert_int_equal(pthread_create(&t, NULL, scale_later, &a), 0);
+    assert_int_equal(sim_changes(s, g0, 30, &g, &e), 0);
+    assert_true(g > g0);
+    pthread_join(t, NULL);
+    int ready = count_ready(s), waits = 0;
+    while (ready < 5 && waits++ < 50) {         /* each wait ends on a transition, not the 30 s timeout */
+        uint64_t g1;
+        assert_int_equal(sim_changes(s, g, 30, &g1, &e), 0);
+        assert_true(g1 > g);
+        g = g1;
+        ready = count_ready(s);
+    }
+    assert_int_equal(ready, 5);
+    sim_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reset_starts_clean),
@@ -1167,6 +1255,8 @@ int main(void) {
         cmocka_unit_test(test_bad_conf),
         cmocka_unit_test(test_backend),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_changes_virtual),
+        cmocka_unit_test(test_changes_real),
         cmocka_unit_test(test_ticker_every_tick),
         cmocka_unit_test(test_ticker_reentry),
         cmocka_unit_test(test_ticker_reset),
