@@ -211,6 +211,45 @@ st, body, _ = s.get("/pod")
 check(st == 200 and body["system"]["total_pods"] >= 1, "certificate-authority as a file works too")
 s.stop()
 
+# --- the other credential sources --------------------------------------------------
+def serves(what, config, env):
+    s = Server(config=config, env=env)
+    st, body, _ = s.get("/pod")
+    check(st == 200 and body["system"]["total_pods"] >= 1, "%s: GET /pod answers (%d %s)"
+          % (what, st, json.dumps(body)[:160]))
+    s.stop()
+    return s
+
+
+home = os.path.join(tmp, "home")
+os.makedirs(home)
+NO_KC = "backend: kube\nkube: {timeout_s: 2, retries: 1}\n"
+# KUBECONFIG as a list: a missing file skipped, the context from the first file that sets it
+serves("KUBECONFIG=missing:good", NO_KC, {"KUBECONFIG": "%s:%s" % (path("missing.yaml"), kubeconfig("env.kubeconfig")),
+                                          "HOME": home})
+# ~/.kube/config
+os.makedirs(os.path.join(home, ".kube"))
+shutil.copy(kubeconfig("home.kubeconfig"), os.path.join(home, ".kube", "config"))
+serves("~/.kube/config", NO_KC, {"HOME": home, "KUBECONFIG": ""})
+os.unlink(os.path.join(home, ".kube", "config"))
+# in cluster: the service account's token, ca.crt and namespace, the service's host and port
+sa = os.path.join(tmp, "serviceaccount")
+os.makedirs(sa)
+shutil.copy(CA, os.path.join(sa, "ca.crt"))
+with open(os.path.join(sa, "token"), "w") as f:
+    f.write(TOKEN)
+with open(os.path.join(sa, "namespace"), "w") as f:
+    f.write("default\n")
+s = serves("in cluster (KUBERNETES_SERVICE_HOST/PORT, the service account files)",
+           "backend: kube\nkube: {timeout_s: 2, retries: 1, serviceaccount_dir: %s}\n" % sa,
+           {"HOME": home, "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+            "KUBERNETES_SERVICE_PORT": str(facade.port)})
+check(TOKEN not in s.logtext(), "... the service account token is not in the log")
+# kube.insecure: the wrong CA is not checked
+serves("kube.insecure with a CA that did not sign the certificate",
+       "backend: kube\nkube: {kubeconfig: %s, timeout_s: 2, insecure: true}\n" % kubeconfig("ins.kubeconfig", ca=OTHER),
+       {})
+
 # --- no secret in the logs ---------------------------------------------------------
 kube.stop()
 log = kube.logtext()
