@@ -6,14 +6,14 @@ scale waits follow the facade's watch; k8s.request and k8s.delete_pod
 work; a wrong CA, a wrong token and a closed port give the clear errors;
 no secret reaches the log."""
 # ctest-labels: kube
+import base64
 import json
 import os
 import shutil
 import subprocess
-import tempfile
 
 from pgtest import BIN, Server, check, done, free_port, is_error
-from facadetest import SIM, Facade, make_certs
+from facadetest import OPENSSL, SIM, Facade, make_certs
 
 tmp, CA, CERT, KEY, OTHER = make_certs()
 facade = Facade(certs=(tmp, CA, CERT, KEY))
@@ -249,6 +249,32 @@ check(TOKEN not in s.logtext(), "... the service account token is not in the log
 serves("kube.insecure with a CA that did not sign the certificate",
        "backend: kube\nkube: {kubeconfig: %s, timeout_s: 2, insecure: true}\n" % kubeconfig("ins.kubeconfig", ca=OTHER),
        {})
+
+# client certificate and key as data (the facade asks for none: they must load and not get in the
+# way), and a key that does not match its certificate: a clear TLS error naming the server
+subprocess.run([OPENSSL, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", path("client.key"), "-out",
+                path("client.csr"), "-subj", "/CN=podgym-agent"], check=True, capture_output=True, timeout=60)
+subprocess.run([OPENSSL, "x509", "-req", "-in", path("client.csr"), "-CA", CA, "-CAkey", path("ca.key"),
+                "-CAcreateserial", "-out", path("client.pem"), "-days", "2"], check=True, capture_output=True,
+               timeout=60)
+
+
+def with_client_cert(name, key):
+    p = kubeconfig(name)
+    with open(p) as f:
+        doc = json.load(f)
+    user = doc["users"][0]["user"]
+    user["client-certificate-data"] = base64.b64encode(open(path("client.pem"), "rb").read()).decode()
+    user["client-key-data"] = base64.b64encode(open(key, "rb").read()).decode()
+    with open(p, "w") as f:
+        json.dump(doc, f)
+    return p
+
+
+s = serves("a client certificate and key as data", KUBE % with_client_cert("cert.kubeconfig", path("client.key")), {})
+check("PRIVATE KEY" not in s.logtext(), "... the key is not in the log")
+error_of(KUBE % with_client_cert("badkey.kubeconfig", KEY), "a client key that is not the certificate's", 502,
+         "backend_tls", "TLS with " + URL + " failed")
 
 # --- no secret in the logs ---------------------------------------------------------
 kube.stop()
