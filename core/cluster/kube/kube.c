@@ -9,6 +9,7 @@
 #include "cluster/kube/client.h"
 #include "cluster/kube/objects.h"
 #include "base/clock.h"
+#include "base/log.h"
 
 #define SEL_MAX 1024
 #define METRICS_TICK_S 0.25         /* a wait with metrics reads them this often */
@@ -444,6 +445,7 @@ pg_backend *kube_backend_new(const pg_config *cfg, pg_err *e) {
     k8s_auth a;
     if (k8s_auth_load(&cfg->kube, &a, e) < 0) return NULL;
     const char *ns = cfg->kube.ns[0] ? cfg->kube.ns : a.ns[0] ? a.ns : cfg->ns;
+    const char *ns_from = cfg->kube.ns[0] ? "kube.namespace" : a.ns[0] ? "the context" : "target.namespace";
     pg_backend *b = calloc(1, sizeof *b);
     kube *k = calloc(1, sizeof *k);
     if (!b || !k) {
@@ -458,6 +460,8 @@ pg_backend *kube_backend_new(const pg_config *cfg, pg_err *e) {
     k8s_query_escape(ns, k->ns, sizeof k->ns);
     k8s_query_escape(cfg->deployment, k->deploy, sizeof k->deploy);
     pthread_mutex_init(&k->mu, NULL);
+    char source[sizeof a.source + sizeof a.context + 16];
+    snprintf(source, sizeof source, "%s%s%s", a.source, a.context[0] ? ", context " : "", a.context);
     k->c = k8s_client_new(&a, cfg->kube.timeout_s, cfg->kube.retries, cfg->kube.insecure, e);
     if (!k->c) {
         k8s_auth_free(&a);
@@ -468,6 +472,8 @@ pg_backend *kube_backend_new(const pg_config *cfg, pg_err *e) {
     }
     b->ops = &KUBE_OPS;
     b->impl = k;
+    pg_log(PG_LOG_INFO, "kube: %s (%s), deployment %s in namespace %s (from %s)", k8s_client_server(k->c), source,
+           k->deploy_plain, k->ns_plain, ns_from);
     return b;
 }
 
