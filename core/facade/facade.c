@@ -1,4 +1,4 @@
-/* facade.c: the Kubernetes API facade: its listener, routes, watches and faults. */
+/* facade.c: the Kubernetes API facade: its listener, routes and watches, and the faults applied. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,34 +11,21 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "facade/facade.h"
+#include "facade/kfault.h"
 #include "facade/kobj.h"
 #include "facade/ksel.h"
 #include "server/http.h"
 
-#define KF_FAULTS 16
 #define KF_WATCH_DEFAULT_S 1800.0   /* a watch without timeoutSeconds ends after this */
 #define KF_BOOKMARK_S 5.0           /* idle time between BOOKMARKs (allowWatchBookmarks) */
 #define KF_WAKE_S 0.25              /* a waiting watch looks at its client and the stop this often */
-
-typedef struct kf_fault {
-    char method[16];            /* "" = any */
-    char path[256];             /* a substring of the path; "" = any */
-    int status;                 /* 0: no status (a delay alone, or a drop) */
-    double retry_after;         /* seconds, with 429/503 */
-    double delay_s;             /* before the answer (or the drop) */
-    int drop;                   /* close the connection without answering */
-    int times;                  /* matching requests left; -1 = all */
-    int hits;
-} kf_fault;
 
 struct kf_facade {
     http_server *srv;
     kf_state st;
     char token[256];
     int stopping;               /* __atomic */
-    pthread_mutex_t fmu;        /* faults */
-    kf_fault faults[KF_FAULTS];
-    int nfaults;
+    kf_faults faults;
 };
 
 static int stopping(kf_facade *f) { return __atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE); }
@@ -441,7 +428,6 @@ static void watch_done(void *ud) {
 
 static void start_watch(kf_facade *f, http_req *req, http_resp *resp, const kf_filter *fl, const kf_query *q,
                         int table, int include) {
-    kf_state *s = &f->st;
     int initial = !q->rv || !*q->rv || !strcmp(q->rv, "0");
     uint64_t cursor = 0;
     if (!initial) {
@@ -498,10 +484,7 @@ static void start_watch(kf_facade *f, http_req *req, http_resp *resp, const kf_f
     w->end = pg_mono() + timeout;
     w->last_sent = pg_mono();
     w->fd = http_req_fd(req);
-    kf_state_lock(s);
-    int too_old = !initial && cursor < s->floor;
-    kf_state_unlock(s);
-    (void)too_old;                              /* reported as an ERROR event, as the apiserver does */
+    /* a cursor the history no longer covers: the first read sends the ERROR 410 event, as the apiserver does */
     resp->status = 200;
     resp->content_type = "application/json";
     resp->stream = watch_read;
@@ -511,106 +494,19 @@ static void start_watch(kf_facade *f, http_req *req, http_resp *resp, const kf_f
 
 /* ---- faults ------------------------------------------------------------------ */
 
-static json_t *faults_json(kf_facade *f) {
-    json_t *a = json_array();
-    pthread_mutex_lock(&f->fmu);
-    for (int i = 0; i < f->nfaults; i++) {
-        kf_fault *x = &f->faults[i];
-        json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:f,s:f,s:b,s:i,s:i}", "method", x->method, "path", x->path,
-                                           "status", x->status, "retry_after", x->retry_after, "delay_s", x->delay_s,
-                                           "drop", x->drop, "times", x->times, "hits", x->hits));
-    }
-    pthread_mutex_unlock(&f->fmu);
-    return json_pack("{s:o}", "faults", a);
-}
-
-static int fault_parse(const json_t *j, kf_fault *x, pg_err *e) {
-    memset(x, 0, sizeof *x);
-    x->times = 1;
-    const char *k;
-    json_t *v;
-    if (!json_is_object(j)) return pg_errf(e, 400, "bad_request", "a fault is an object");
-    json_object_foreach((json_t *)j, k, v) {
-        if (!strcmp(k, "method") && json_is_string(v)) snprintf(x->method, sizeof x->method, "%s", json_string_value(v));
-        else if (!strcmp(k, "path") && json_is_string(v)) snprintf(x->path, sizeof x->path, "%s", json_string_value(v));
-        else if (!strcmp(k, "status") && json_is_integer(v)) x->status = (int)json_integer_value(v);
-        else if (!strcmp(k, "retry_after") && json_is_number(v)) x->retry_after = json_number_value(v);
-        else if (!strcmp(k, "delay_s") && json_is_number(v)) x->delay_s = json_number_value(v);
-        else if (!strcmp(k, "drop") && json_is_boolean(v)) x->drop = json_is_true(v);
-        else if (!strcmp(k, "times") && json_is_integer(v)) x->times = (int)json_integer_value(v);
-        else return pg_errf(e, 400, "bad_request", "fault: unknown key or wrong type '%.60s' (method, path, status, "
-                            "retry_after, delay_s, drop, times)", k);
-    }
-    if (x->status && (x->status < 400 || x->status > 599))
-        return pg_errf(e, 400, "bad_request", "fault: status %d, want 400..599", x->status);
-    if (!x->status && !x->drop && !(x->delay_s > 0))
-        return pg_errf(e, 400, "bad_request", "fault: give a status, drop or delay_s");
-    if (x->delay_s < 0 || x->delay_s > 600 || x->retry_after < 0 || x->retry_after > 3600 || x->times < -1 || !x->times)
-        return pg_errf(e, 400, "bad_request", "fault: delay_s in 0..600, retry_after in 0..3600, times -1 or >= 1");
-    return 0;
-}
-
 /* PUT replaces, POST appends, DELETE clears, GET lists (hits counted). */
 static void faults_route(kf_facade *f, const char *method, http_req *req, http_resp *resp) {
-    if (!strcmp(method, "GET")) {
-        send_json(resp, 200, faults_json(f));
-        return;
-    }
-    if (!strcmp(method, "DELETE")) {
-        pthread_mutex_lock(&f->fmu);
-        f->nfaults = 0;
-        pthread_mutex_unlock(&f->fmu);
-        send_json(resp, 200, faults_json(f));
-        return;
-    }
-    if (strcmp(method, "PUT") && strcmp(method, "POST")) {
-        send_status(resp, 405, "faults: GET, PUT, POST or DELETE", NULL, NULL);
-        return;
-    }
-    size_t len;
-    const char *body = http_body(req, &len);
-    json_error_t je;
-    json_t *j = json_loadb(body, len, 0, &je);
-    json_t *list = json_is_object(j) && json_object_get(j, "faults") ? json_object_get(j, "faults") : j;
-    kf_fault tmp[KF_FAULTS];
-    size_t n = 0;
     pg_err e;
-    int rc = 0;
-    if (!j) rc = pg_errf(&e, 400, "bad_request", "faults: invalid JSON: %s", je.text);
-    else if (json_is_object(list)) rc = fault_parse(list, &tmp[n++], &e);
-    else if (!json_is_array(list)) rc = pg_errf(&e, 400, "bad_request", "faults: want {\"faults\": [...]}");
-    else if (json_array_size(list) > KF_FAULTS) rc = pg_errf(&e, 400, "bad_request", "faults: at most %d", KF_FAULTS);
-    else
-        for (; n < json_array_size(list) && rc == 0; n++) rc = fault_parse(json_array_get(list, n), &tmp[n], &e);
-    json_decref(j);
-    if (rc) {
-        send_err(resp, &e);
-        return;
+    if (!strcmp(method, "DELETE")) {
+        kf_faults_clear(&f->faults);
+    } else if (!strcmp(method, "PUT") || !strcmp(method, "POST")) {
+        size_t len;
+        const char *body = http_body(req, &len);
+        if (kf_faults_set(&f->faults, !strcmp(method, "PUT"), body, len, &e) < 0) return send_err(resp, &e);
+    } else if (strcmp(method, "GET")) {
+        return send_status(resp, 405, "faults: GET, PUT, POST or DELETE", NULL, NULL);
     }
-    pthread_mutex_lock(&f->fmu);
-    if (!strcmp(method, "PUT")) f->nfaults = 0;
-    if (f->nfaults + (int)n > KF_FAULTS) rc = pg_errf(&e, 400, "bad_request", "faults: at most %d", KF_FAULTS);
-    else memcpy(&f->faults[f->nfaults], tmp, n * sizeof *tmp), f->nfaults += (int)n;
-    pthread_mutex_unlock(&f->fmu);
-    if (rc) send_err(resp, &e);
-    else send_json(resp, 200, faults_json(f));
-}
-
-/* The first live fault matching the request, copied out (times counted down). */
-static int fault_take(kf_facade *f, const char *method, const char *path, kf_fault *out) {
-    int hit = 0;
-    pthread_mutex_lock(&f->fmu);
-    for (int i = 0; i < f->nfaults && !hit; i++) {
-        kf_fault *x = &f->faults[i];
-        if (!x->times || (x->method[0] && strcasecmp(x->method, method)) || (x->path[0] && !strstr(path, x->path)))
-            continue;
-        if (x->times > 0) x->times--;
-        x->hits++;
-        *out = *x;
-        hit = 1;
-    }
-    pthread_mutex_unlock(&f->fmu);
-    return hit;
+    send_json(resp, 200, kf_faults_json(&f->faults));
 }
 
 /* 1 when the fault answered (or dropped) the request. */
@@ -652,9 +548,10 @@ static int parse_route(const char *path, kf_route *r) {
     memset(r, 0, sizeof *r);
     char segs[8][128];
     int n = 0;
-    for (const char *p = path; *p && n < 8;) {
+    for (const char *p = path; *p;) {
         while (*p == '/') p++;
         if (!*p) break;
+        if (n == 8) return -1;
         const char *q = strchr(p, '/');
         size_t len = q ? (size_t)(q - p) : strlen(p);
         if (len >= sizeof segs[0]) return 0;
@@ -687,7 +584,11 @@ static int parse_route(const char *path, kf_route *r) {
     else if (group == 1 && !strcmp(kind, "deployments")) r->res = KF_DEPLOYMENTS;
     else return -1;
     if (i < n) snprintf(r->name, sizeof r->name, "%s", segs[i++]);
-    if (i < n) snprintf(r->sub, sizeof r->sub, "%s", segs[i++]);
+    if (i < n) {
+        if (strlen(segs[i]) >= sizeof r->sub) return -1;
+        memcpy(r->sub, segs[i], strlen(segs[i]) + 1);
+        i++;
+    }
     if (i < n) return -1;
     return 1;
 }
@@ -698,6 +599,14 @@ static void not_found(http_resp *resp, const char *kind, const char *group_kind,
     send_status(resp, 404, msg, kind, name);
 }
 
+/* Lock s with the backend's state read in; -1 (unlocked, e filled) when the backend fails. */
+static int lock_fresh(kf_state *s, pg_err *e) {
+    kf_state_lock(s);
+    if (kf_refresh(s, e) == 0) return 0;
+    kf_state_unlock(s);
+    return -1;
+}
+
 static void metrics_route(kf_facade *f, const kf_route *r, const kf_query *q, http_resp *resp) {
     kf_state *s = &f->st;
     pg_err e;
@@ -706,8 +615,10 @@ static void metrics_route(kf_facade *f, const kf_route *r, const kf_query *q, ht
     pg_metric *m = NULL;
     size_t n = 0;
     if (s->b->ops->metrics(s->b, &m, &n, &e) != 0) return send_err(resp, &e);
-    kf_state_lock(s);
-    kf_refresh(s, &e);
+    if (lock_fresh(s, &e) < 0) {
+        free(m);
+        return send_err(resp, &e);
+    }
     json_t *items = json_array(), *one = NULL;
     for (size_t i = 0; i < n; i++) {
         kf_pod *k = kf_find_pod(s, m[i].name);
@@ -763,8 +674,7 @@ static void delete_pod(kf_facade *f, const kf_route *r, const kf_query *q, http_
     if (q->grace && parse_grace(q->grace, &grace) < 0)
         return send_status(resp, 400, "gracePeriodSeconds: want an integer >= 0", NULL, NULL);
     pg_err e;
-    kf_state_lock(s);
-    kf_refresh(s, &e);
+    if (lock_fresh(s, &e) < 0) return send_err(resp, &e);
     kf_pod *k = r->ns && !strcmp(r->ns, s->ns) ? kf_find_pod(s, r->name) : NULL;
     if (!k) {
         kf_state_unlock(s);
@@ -839,8 +749,10 @@ static void scale_write(kf_facade *f, const kf_route *r, const char *method, htt
         return send_status(resp, 400, "the request body must be a JSON object", NULL, NULL);
     }
     pg_err e;
-    kf_state_lock(s);
-    kf_refresh(s, &e);
+    if (lock_fresh(s, &e) < 0) {
+        json_decref(patch);
+        return send_err(resp, &e);
+    }
     json_t *cur = kobj_scale(s, &s->dep);
     char currv[24];
     rv_str(s->dep.rv, currv, sizeof currv);
@@ -899,8 +811,7 @@ static void resource_route(kf_facade *f, const kf_route *r, const char *method, 
         kf_filter fl;
         if (filter_init(&fl, s, r->res, r->ns, &q, &e) < 0) return send_err(resp, &e);
         if (truthy(q.watch) && q.watch) return start_watch(f, req, resp, &fl, &q, table, include);
-        kf_state_lock(s);
-        kf_refresh(s, &e);
+        if (lock_fresh(s, &e) < 0) return send_err(resp, &e);
         json_t *out = list_locked(s, &fl, table, include);
         kf_state_unlock(s);
         return send_json(resp, 200, out);
@@ -915,8 +826,7 @@ static void resource_route(kf_facade *f, const kf_route *r, const char *method, 
         kf_state_unlock(s);
         if (!exists) return not_found(resp, "deployments", "deployments.apps", r->name);
         if (!strcmp(method, "GET")) {
-            kf_state_lock(s);
-            kf_refresh(s, &e);
+            if (lock_fresh(s, &e) < 0) return send_err(resp, &e);
             json_t *out = kobj_scale(s, &s->dep);
             kf_state_unlock(s);
             return send_json(resp, 200, out);
@@ -930,8 +840,7 @@ static void resource_route(kf_facade *f, const kf_route *r, const char *method, 
         snprintf(msg, sizeof msg, "%s on %s is not supported by this server", method, gk);
         return send_status(resp, 405, msg, NULL, NULL);
     }
-    kf_state_lock(s);
-    kf_refresh(s, &e);
+    if (lock_fresh(s, &e) < 0) return send_err(resp, &e);
     json_t *out = NULL;
     if (r->res == KF_PODS) {
         kf_pod *k = !strcmp(r->ns, s->ns) ? kf_find_pod(s, r->name) : NULL;
@@ -965,7 +874,7 @@ static void handle(void *ud, http_req *req, http_resp *resp) {
         goto done;
     }
     kf_fault x;
-    if (fault_take(f, method, path, &x) && fault_apply(f, &x, resp)) goto done;
+    if (kf_fault_take(&f->faults, method, path, &x) && fault_apply(f, &x, resp)) goto done;
     if (health_path(path)) {
         if (strcmp(method, "GET") && strcmp(method, "HEAD")) send_status(resp, 405, "health: GET only", NULL, NULL);
         else http_resp_set(resp, 200, "text/plain; charset=utf-8", "ok", 2);
@@ -1006,7 +915,7 @@ kf_facade *kf_start(pg_backend *b, const kf_opts *o, char *err, size_t errlen) {
         free(f);
         return NULL;
     }
-    pthread_mutex_init(&f->fmu, NULL);
+    kf_faults_init(&f->faults);
     if (o->token) snprintf(f->token, sizeof f->token, "%s", o->token);
     http_opts ho = {
         .host = o->host,
@@ -1021,7 +930,7 @@ kf_facade *kf_start(pg_backend *b, const kf_opts *o, char *err, size_t errlen) {
     };
     f->srv = http_start(&ho, err, errlen);
     if (!f->srv) {
-        pthread_mutex_destroy(&f->fmu);
+        kf_faults_free(&f->faults);
         kf_state_free(&f->st);
         free(f);
         return NULL;
@@ -1036,7 +945,7 @@ void kf_stop(kf_facade *f) {
     if (!f) return;
     __atomic_store_n(&f->stopping, 1, __ATOMIC_RELEASE);
     http_stop(f->srv);                          /* watches see the stop within KF_WAKE_S */
-    pthread_mutex_destroy(&f->fmu);
+    kf_faults_free(&f->faults);
     explicit_bzero(f->token, sizeof f->token);
     kf_state_free(&f->st);
     free(f);

@@ -14,7 +14,7 @@
  * MODIFIED, DELETED) kept in a bounded history, so a watch can resume from
  * a resourceVersion the history still covers (older: 410 Gone).
  *
- * Faults for tests (kf_fault_*): a request matching a rule gets a status
+ * Faults for tests (kfault.h): a request matching a rule gets a status
  * (409, 429 with Retry-After, 500, ...), a delay, or its connection
  * dropped, for the next `times` matching requests. They are set over the
  * facade's own listener: PUT /podgym/v1/faults (see README). */

@@ -209,6 +209,20 @@ check(st == 200 and out == "2", "a scale through the front end shows in kubectl 
 f.stop()
 check(f.server.proc.returncode == 0, "podgym stops cleanly with the facade (%r)" % (f.server.proc.returncode,))
 
+# the examples: the config checks, and the kubeconfig points kubectl at its facade.listen
+from pgtest import BIN, SRC  # noqa: E402
+ex = os.path.join(SRC, "examples")
+r = subprocess.run([BIN, "check", "-c", os.path.join(ex, "kube-facade.yaml")], capture_output=True, text=True,
+                   cwd=SRC, timeout=60)
+check(r.returncode == 0 and "ok" in r.stdout, "podgym check -c examples/kube-facade.yaml (%r)" % (r.stdout + r.stderr,))
+r = subprocess.run([KUBECTL, "config", "view", "--kubeconfig", os.path.join(ex, "kube-facade.kubeconfig"), "-o",
+                    "jsonpath={.clusters[0].cluster.server} {.contexts[0].context.namespace}"],
+                   capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=f.home, KUBECONFIG=""))
+with open(os.path.join(ex, "kube-facade.yaml")) as fh:
+    listen = [l.split(":", 1)[1].strip() for l in fh if l.strip().startswith("listen:")][-1]
+check(r.returncode == 0 and r.stdout == "http://%s default" % listen,
+      "examples/kube-facade.kubeconfig points at the example's facade.listen (%r, %r)" % (r.stdout, listen))
+
 # plain HTTP (kubectl sends a token only over HTTPS: none is set)
 g = Facade()
 rc, out, err = g.kubectl("get", "pods")

@@ -8,6 +8,9 @@
 
 #include <cmocka.h>
 
+#include "cluster/sim/sim.h"
+#include "config/config.h"
+#include "facade/kobj.h"
 #include "facade/ksel.h"
 
 static int labels_match(const char *sel, const char *labels_json) {
@@ -124,12 +127,89 @@ static void test_json_patch(void **st) {
     }
 }
 
+/* The change history over a sim on the virtual clock: ADDED, MODIFIED,
+ * DELETED events with rising resourceVersions, the Deployment's
+ * generation, nothing recorded when nothing changed; with the backend's
+ * changes op and without it (the poll path). */
+static void history(int with_changes) {
+    pg_config c;
+    pg_config_defaults(&c);
+    c.sim.speed = 0;
+    c.sim.replicas = 2;
+    c.sim.start_jitter_s = 0;
+    c.sim.grace_s = 0;
+    pg_err e;
+    pg_backend *b = sim_backend_new(&c, &e);
+    assert_non_null(b);
+    pg_backend_ops ops = *b->ops;
+    if (!with_changes) ops.changes = NULL;
+    pg_backend view = { &ops, b->impl };
+    sim *sm = sim_from_backend(b);
+    kf_state st;
+    assert_int_equal(kf_state_init(&st, &view, "default", "app", "n1", &e), 0);
+    assert_int_equal(st.npods, 2);
+    assert_int_equal(st.hcount, 3);                             /* 2 pods and the Deployment ADDED */
+    assert_int_equal(st.rv, 3);
+    assert_int_equal(kf_event_at(&st, 2)->res, KF_DEPLOYMENTS);
+    assert_int_equal(kf_refresh(&st, &e), 0);
+    assert_int_equal(st.hcount, 3);                             /* nothing changed: nothing recorded */
+    assert_int_equal(sim_scale(sm, 3, &e), 0);
+    assert_int_equal(kf_wait_refresh(&st, 1, &e), 0);
+    assert_int_equal(st.npods, 3);
+    assert_int_equal(st.dep.desired, 3);
+    assert_int_equal(st.dep.generation, 2);
+    const kf_event *ev = kf_event_at(&st, 3);
+    assert_int_equal(ev->type, KF_ADDED);
+    assert_string_equal(ev->pod.p.status, "Pending");
+    assert_int_equal(kf_event_at(&st, st.hcount - 1)->res, KF_DEPLOYMENTS);
+    uint64_t rv = st.rv;
+    assert_int_equal(sim_advance(sm, 10, &e), 0);               /* -> Ready */
+    assert_int_equal(kf_wait_refresh(&st, 1, &e), 0);
+    ev = kf_event_at(&st, st.hcount - 2);
+    assert_int_equal(ev->type, KF_MODIFIED);
+    assert_true(ev->pod.p.ready && ev->rv > rv);
+    assert_int_equal(st.dep.ready, 3);
+    char name[96];
+    snprintf(name, sizeof name, "%s", st.pods[0].p.name);
+    assert_int_equal(sim_delete_pod(sm, name, 0, &e), 0);
+    assert_int_equal(kf_refresh(&st, &e), 0);
+    assert_null(kf_find_pod(&st, name));
+    int deleted = 0;
+    for (size_t i = 0; i < st.hcount; i++) {
+        ev = kf_event_at(&st, i);
+        if (i) assert_true(ev->rv > kf_event_at(&st, i - 1)->rv);
+        deleted += ev->type == KF_DELETED && !strcmp(ev->pod.p.name, name);
+    }
+    assert_int_equal(deleted, 1);
+    assert_int_equal(st.floor, 0);
+    assert_int_equal(sim_scale(sm, 1000, &e), 0);               /* more changes than the history holds */
+    assert_int_equal(kf_refresh(&st, &e), 0);
+    assert_int_equal(sim_scale(sm, 0, &e), 0);
+    assert_int_equal(kf_refresh(&st, &e), 0);
+    assert_int_equal(sim_scale(sm, 1000, &e), 0);
+    assert_int_equal(kf_refresh(&st, &e), 0);
+    assert_int_equal(st.hcount, KF_HISTORY);
+    assert_true(st.floor > 0 && kf_event_at(&st, 0)->rv == st.floor + 1);
+    json_t *pod = kobj_pod(&st, &st.pods[0]);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")), "n1");
+    json_decref(pod);
+    kf_state_free(&st);
+    b->ops->destroy(b);
+}
+
+static void test_history(void **st) {
+    (void)st;
+    history(1);
+    history(0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_label_selectors),
         cmocka_unit_test(test_field_selectors),
         cmocka_unit_test(test_merge_patch),
         cmocka_unit_test(test_json_patch),
+        cmocka_unit_test(test_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
