@@ -25,6 +25,9 @@ if os.geteuid() != 0:
 if not (os.path.exists(DOCKERD) and os.path.exists(DOCKER)):
     skip("docker.io is not installed (dockerd, docker)")
 
+if "libasan" in subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout:
+    skip("a sanitizer build: its image would need the sanitizer runtime (make image ships the plain build)")
+
 root = tempfile.mkdtemp(prefix="pgki.", dir="/tmp")           # short: the socket path
 sock = os.path.join(root, "d.sock")
 env = dict(os.environ, DOCKER_HOST="unix://" + sock)
