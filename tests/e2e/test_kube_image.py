@@ -7,6 +7,7 @@ mounted at /var/run/secrets/kubernetes.io/serviceaccount and
 KUBERNETES_SERVICE_HOST/PORT set; the API server is a podgym facade over
 HTTPS. GET /pod answers through it; a second build is a no-op."""
 # ctest-labels: kube docker
+import glob
 import os
 import shutil
 import signal
@@ -30,11 +31,15 @@ if "libasan" in subprocess.run(["ldd", BIN], capture_output=True, text=True).std
 
 root = tempfile.mkdtemp(prefix="pgki.", dir="/tmp")           # short: the socket path
 sock = os.path.join(root, "d.sock")
+tag = os.path.basename(root).split(".", 1)[1].lower().replace("_", "x")
 env = dict(os.environ, DOCKER_HOST="unix://" + sock)
 log = open(os.path.join(root, "dockerd.log"), "w")
 dockerd = subprocess.Popen([DOCKERD, "--data-root", os.path.join(root, "data"), "--exec-root", os.path.join(root, "x"),
                             "--pidfile", os.path.join(root, "d.pid"), "-H", "unix://" + sock, "--iptables=false",
-                            "--bridge=none", "--storage-driver=vfs"], stdout=log, stderr=subprocess.STDOUT)
+                            "--ip-forward=false", "--ip-masq=false", "--bridge=none", "--storage-driver=vfs",
+                            # its own containerd namespaces and cgroup: other daemons may run beside it
+                            "--containerd-namespace", "pgki-" + tag, "--containerd-plugins-namespace", "pgki-p-" + tag,
+                            "--cgroup-parent", "/pgki-" + tag], stdout=log, stderr=subprocess.STDOUT)
 container = None
 
 
@@ -54,7 +59,16 @@ def stop():
     for m in sorted(mounts, key=len, reverse=True):
         subprocess.run(["umount", m], capture_output=True, timeout=30)
     shutil.rmtree(root, ignore_errors=True)
-    check(not os.path.exists(root), "dockerd stopped, its mounts and folder removed")
+    # and the cgroup parent it made in every hierarchy (empty now: its containers are gone)
+    left = []
+    for top in glob.glob("/sys/fs/cgroup/*/pgki-" + tag) + glob.glob("/sys/fs/cgroup/pgki-" + tag):
+        for d, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(d)
+            except OSError:
+                left.append(d)
+    check(not os.path.exists(root) and not left, "dockerd stopped, its mounts, folder and cgroups removed (%s)"
+          % (", ".join(left[:3]) or "none left"))
 
 
 deadline = time.time() + 30
