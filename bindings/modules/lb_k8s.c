@@ -288,13 +288,13 @@ static int lb_k8s_request(lua_State *L) {
     lua_pushlstring(L, resp ? resp : "", len);                  /* [.., status, text] */
     free(resp);
     if (strstr(ctype, "json")) {
-        luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-        lua_getfield(L, -1, "json");
-        lua_getfield(L, -1, "decode");                          /* [.., status, text, loaded, json, decode] */
-        lua_pushvalue(L, -4);
-        if (lua_pcall(L, 1, 1, 0) == LUA_OK) lua_replace(L, -4);    /* [.., status, body, loaded, json] */
-        else lua_pop(L, 1);
-        lua_pop(L, 2);
+        luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);   /* [.., status, text, loaded] */
+        int top = lua_gettop(L);
+        if (lua_getfield(L, top, "json") == LUA_TTABLE && lua_getfield(L, -1, "decode") == LUA_TFUNCTION) {
+            lua_pushvalue(L, top - 1);                          /* [.., loaded, json, decode, text] */
+            if (lua_pcall(L, 1, 1, 0) == LUA_OK) lua_replace(L, top - 1);   /* the text becomes the table */
+        }
+        lua_settop(L, top - 1);                                 /* [.., status, body] */
     }
     return 2;
 }

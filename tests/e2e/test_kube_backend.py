@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 from pgtest import BIN, Server, check, done, free_port, is_error
 from facadetest import OPENSSL, SIM, Facade, make_certs
@@ -184,6 +185,19 @@ with open(path("r.lua"), "w") as f:
 r = subprocess.run([BIN, "run", path("r.lua"), "-c", sim.config], capture_output=True, text=True, timeout=60)
 check(r.stdout.startswith("false") and "only on the kube backend" in r.stdout,
       "k8s.request on sim raises: only on the kube backend (%s)" % r.stdout.strip())
+
+# k8s.request in a route script (a sandboxed state): the decoded answer
+with open(os.path.join(kube.scripts, "kreq.lua"), "w") as f:
+    f.write('return {method = "GET", path = "/kreq", handler = function()\n'
+            '  local st, d = k8s.request("GET", "/apis/apps/v1/namespaces/default/deployments/app")\n'
+            '  return {status = st, kind = d.kind, replicas = d.spec.replicas}\nend}\n')
+deadline = time.time() + 10
+st, body = 404, None
+while time.time() < deadline and st == 404:
+    st, body, _ = kube.get("/kreq")
+    time.sleep(0.05)
+check(st == 200 and body.get("status") == 200 and body.get("kind") == "Deployment",
+      "k8s.request from a route script: the Deployment, decoded (%d %s)" % (st, body))
 
 # --- clear errors -----------------------------------------------------------------
 def error_of(config, what, status, code, text):

@@ -123,6 +123,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
         while (*v == ' ') v++;
         size_t l = strcspn(v, "\r\n");
         snprintf(x->ctype, sizeof x->ctype, "%.*s", (int)l, v);
+    } else if (len > 15 && !strncasecmp(p, "content-length:", 15)) {
+        long long n = strtoll(p + 15, NULL, 10);        /* one allocation for the whole body */
+        if (n > 0 && n <= BODY_MAX && !x->on_line) pg_buf_reserve(&x->body, (size_t)n);
     } else if (len > 12 && !strncasecmp(p, "retry-after:", 12)) {
         char *end;
         double v = strtod(p + 12, &end);
