@@ -219,6 +219,8 @@ error_of(KUBE % kubeconfig("ca.kubeconfig", ca=OTHER), "a CA that did not sign t
 closed = "https://127.0.0.1:%d" % free_port()
 error_of(KUBE % kubeconfig("closed.kubeconfig", server=closed), "a closed port", 503, "backend_unavailable",
          "cannot reach " + closed)
+error_of(KUBE % kubeconfig("nodep.kubeconfig") + "target: {deployment: nope}\n", "a Deployment that is not there",
+         404, "not_found", "no deployment 'nope' in namespace 'default' on " + URL)
 # the CA as a file works as its data does
 s = Server(config=KUBE % kubeconfig("cafile.kubeconfig", ca_file=True))
 st, body, _ = s.get("/pod")

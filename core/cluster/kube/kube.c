@@ -27,6 +27,14 @@ typedef struct kube {
 
 static kube *K(pg_backend *b) { return (kube *)b->impl; }
 
+/* A 404 of the Deployment (or its scale) said as what it is. */
+static int no_deployment(kube *k, pg_err *e) {
+    if (e && e->status == 404)
+        pg_errf(e, 404, "not_found", "no deployment '%s' in namespace '%s' on %s", k->deploy_plain, k->ns_plain,
+                k8s_client_server(k->c));
+    return -1;
+}
+
 /* The Deployment's selector, read on first use (immutable in apps/v1). */
 static int selector(kube *k, json_t **sel, const char **q, pg_err *e) {
     pthread_mutex_lock(&k->mu);
@@ -40,12 +48,7 @@ static int selector(kube *k, json_t **sel, const char **q, pg_err *e) {
     char path[1024], text[SEL_MAX];
     json_t *d;
     snprintf(path, sizeof path, "/apis/apps/v1/namespaces/%s/deployments/%s", k->ns, k->deploy);
-    if (k8s_json(k->c, "GET", path, NULL, NULL, &d, e) < 0) {
-        if (e && e->status == 404)
-            pg_errf(e, 404, "not_found", "no deployment '%s' in namespace '%s' on %s", k->deploy_plain, k->ns_plain,
-                    k8s_client_server(k->c));
-        return -1;
-    }
+    if (k8s_json(k->c, "GET", path, NULL, NULL, &d, e) < 0) return no_deployment(k, e);
     json_t *s = json_object_get(json_object_get(d, "spec"), "selector");
     if (!s || k8s_selector(s, text, sizeof text) < 0) {
         json_decref(d);
@@ -137,7 +140,7 @@ static int op_replicas(pg_backend *b, int *desired, pg_err *e) {
     char path[1024];
     json_t *s;
     snprintf(path, sizeof path, "/apis/apps/v1/namespaces/%s/deployments/%s/scale", k->ns, k->deploy);
-    if (k8s_json(k->c, "GET", path, NULL, NULL, &s, e) < 0) return -1;
+    if (k8s_json(k->c, "GET", path, NULL, NULL, &s, e) < 0) return no_deployment(k, e);
     json_t *r = json_object_get(json_object_get(s, "spec"), "replicas");
     *desired = json_is_integer(r) ? (int)json_integer_value(r) : 0;     /* absent = 0 in a Scale */
     json_decref(s);
@@ -151,7 +154,7 @@ static int op_scale(pg_backend *b, int replicas, pg_err *e) {
     if (replicas < 0) return pg_errf(e, 400, "bad_request", "scale: replicas must be >= 0");
     snprintf(path, sizeof path, "/apis/apps/v1/namespaces/%s/deployments/%s/scale", k->ns, k->deploy);
     snprintf(body, sizeof body, "{\"spec\":{\"replicas\":%d}}", replicas);
-    if (k8s_json(k->c, "PATCH", path, "application/merge-patch+json", body, &s, e) < 0) return -1;
+    if (k8s_json(k->c, "PATCH", path, "application/merge-patch+json", body, &s, e) < 0) return no_deployment(k, e);
     json_decref(s);
     return 0;
 }
