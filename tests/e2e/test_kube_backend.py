@@ -199,6 +199,15 @@ while time.time() < deadline and st == 404:
 check(st == 200 and body.get("status") == 200 and body.get("kind") == "Deployment",
       "k8s.request from a route script: the Deployment, decoded (%d %s)" % (st, body))
 
+def serves(what, config, env):
+    s = Server(config=config, env=env)
+    st, body, _ = s.get("/pod")
+    check(st == 200 and body["system"]["total_pods"] >= 1, "%s: GET /pod answers (%d %s)"
+          % (what, st, json.dumps(body)[:160]))
+    s.stop()
+    return s
+
+
 # --- clear errors -----------------------------------------------------------------
 def error_of(config, what, status, code, text):
     s = Server(config=config)
@@ -221,6 +230,21 @@ error_of(KUBE % kubeconfig("closed.kubeconfig", server=closed), "a closed port",
          "cannot reach " + closed)
 error_of(KUBE % kubeconfig("nodep.kubeconfig") + "target: {deployment: nope}\n", "a Deployment that is not there",
          404, "not_found", "no deployment 'nope' in namespace 'default' on " + URL)
+# tls-server-name: the name TLS checks the certificate against (it names DNS:localhost, not this one)
+def with_server_name(name, server_name):
+    p = kubeconfig(name)
+    with open(p) as f:
+        doc = json.load(f)
+    doc["clusters"][0]["cluster"]["tls-server-name"] = server_name
+    with open(p, "w") as f:
+        json.dump(doc, f)
+    return p
+
+
+serves("tls-server-name localhost (a name the certificate has)", KUBE % with_server_name("sn.kubeconfig", "localhost"),
+       {})
+error_of(KUBE % with_server_name("sn2.kubeconfig", "api.example.org"), "tls-server-name the certificate lacks", 502,
+         "backend_tls", "certificate verify failed for " + URL)
 # the CA as a file works as its data does
 s = Server(config=KUBE % kubeconfig("cafile.kubeconfig", ca_file=True))
 st, body, _ = s.get("/pod")
@@ -228,15 +252,6 @@ check(st == 200 and body["system"]["total_pods"] >= 1, "certificate-authority as
 s.stop()
 
 # --- the other credential sources --------------------------------------------------
-def serves(what, config, env):
-    s = Server(config=config, env=env)
-    st, body, _ = s.get("/pod")
-    check(st == 200 and body["system"]["total_pods"] >= 1, "%s: GET /pod answers (%d %s)"
-          % (what, st, json.dumps(body)[:160]))
-    s.stop()
-    return s
-
-
 home = os.path.join(tmp, "home")
 os.makedirs(home)
 NO_KC = "backend: kube\nkube: {timeout_s: 2, retries: 1}\n"

@@ -21,6 +21,8 @@ struct k8s_client {
     k8s_auth a;
     double timeout_s;
     int retries;
+    char base[PG_URL_MAX];      /* what URLs start with: the server, or its tls-server-name */
+    struct curl_slist *connect_to;  /* with tls-server-name: that name to the server's host */
     pthread_mutex_t mu;         /* the pool, the token */
     CURL *idle[POOL_MAX];
     int nidle;
@@ -29,6 +31,26 @@ struct k8s_client {
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* tls-server-name: URLs name it (so TLS sends it and verifies the certificate against it) and
+ * CURLOPT_CONNECT_TO sends them to the server's own host and port. */
+static int tls_name(k8s_client *c, pg_err *e) {
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, line[PG_URL_MAX];
+    int rc = -1;
+    if (u && !curl_url_set(u, CURLUPART_URL, c->a.server, 0) && !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
+        !curl_url_get(u, CURLUPART_HOST, &host, 0) && !curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) &&
+        (size_t)snprintf(c->base, sizeof c->base, "%s://%s:%s", scheme, c->a.tls_server_name, port) < sizeof c->base &&
+        (size_t)snprintf(line, sizeof line, "%s:%s:%s:%s", c->a.tls_server_name, port, host, port) < sizeof line)
+        rc = (c->connect_to = curl_slist_append(NULL, line)) ? 0 : -1;
+    if (rc < 0) pg_errf(e, 2, "backend", "kubeconfig: cannot use tls-server-name '%s' with server %s", c->a.tls_server_name,
+                        c->a.server);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}
 
 k8s_client *k8s_client_new(k8s_auth *a, double timeout_s, int retries, int insecure, pg_err *e) {
     pthread_once(&curl_once, curl_init);
@@ -44,12 +66,18 @@ k8s_client *k8s_client_new(k8s_auth *a, double timeout_s, int retries, int insec
     c->retries = retries < 0 ? 0 : retries;
     c->rng = (uint64_t)pg_mono_ns() ^ (uint64_t)(uintptr_t)c;
     pthread_mutex_init(&c->mu, NULL);
+    snprintf(c->base, sizeof c->base, "%s", c->a.server);
+    if (c->a.tls_server_name[0] && tls_name(c, e) < 0) {
+        k8s_client_free(c);
+        return NULL;
+    }
     return c;
 }
 
 void k8s_client_free(k8s_client *c) {
     if (!c) return;
     for (int i = 0; i < c->nidle; i++) curl_easy_cleanup(c->idle[i]);
+    curl_slist_free_all(c->connect_to);
     k8s_auth_free(&c->a);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -220,6 +248,7 @@ static void setup(k8s_client *c, CURL *h, const char *method, const char *url, c
         curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
         curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
     }
+    if (c->connect_to) curl_easy_setopt(h, CURLOPT_CONNECT_TO, c->connect_to);
     if (c->a.insecure) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -256,7 +285,7 @@ int k8s_call(k8s_client *c, const char *method, const char *path, const char *ct
              k8s_resp *r, pg_err *e) {
     char url[PG_URL_MAX + 2048], errbuf[CURL_ERROR_SIZE];
     memset(r, 0, sizeof *r);
-    if (snprintf(url, sizeof url, "%s%s", c->a.server, path) >= (int)sizeof url)
+    if (snprintf(url, sizeof url, "%s%s", c->base, path) >= (int)sizeof url)
         return pg_errf(e, 400, "bad_request", "kube: path too long");
     int reread = 0;
     for (int attempt = 0;; attempt++) {
@@ -371,7 +400,7 @@ int k8s_json(k8s_client *c, const char *method, const char *path, const char *ct
 int k8s_stream(k8s_client *c, const char *path, double deadline, double tick_s, k8s_line_fn on_line,
                k8s_idle_fn on_tick, void *ud, pg_err *e) {
     char url[PG_URL_MAX + 2048], errbuf[CURL_ERROR_SIZE];
-    if (snprintf(url, sizeof url, "%s%s", c->a.server, path) >= (int)sizeof url)
+    if (snprintf(url, sizeof url, "%s%s", c->base, path) >= (int)sizeof url)
         return pg_errf(e, 400, "bad_request", "kube: path too long");
     CURL *h = take(c);
     CURLM *m = curl_multi_init();
