@@ -1,5 +1,6 @@
 /* main.c: the podgym command line: serve, repl, run, check. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -355,7 +356,15 @@ static int cmd_lua(pg_engine *eng, const opts *o) {
     return rc;
 }
 
+/* glibc gives each new thread its own malloc arena, up to 8 per core; with a
+ * thread per connection (libmicrohttpd) and Lua states moving between
+ * threads, a long run's RSS then creeps up with fragmentation across
+ * arenas (make soak: +12 % over 20 s under wrk, flat with 2 arenas, at no
+ * cost in requests/s). MALLOC_ARENA_MAX, when set, still decides. */
+#define PG_MALLOC_ARENAS 2
+
 int main(int argc, char **argv) {
+    if (!getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, PG_MALLOC_ARENAS);
     opts o;
     int rc = parse_args(argc, argv, &o);
     static pg_engine eng;

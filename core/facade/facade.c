@@ -323,6 +323,7 @@ typedef struct kf_watch {
     double end, last_sent;      /* monotonic */
     int fd;
     int done;
+    int checked;                /* the starting cursor was compared with the newest resourceVersion */
     pg_buf out;
     size_t off;
 } kf_watch;
@@ -371,10 +372,12 @@ static void collect_locked(kf_watch *w, kf_state *s) {
         if (w->initial == 0 && w->bookmarks == 2) emit_bookmark(w, s->rv, 1);
         return;
     }
-    if (w->cursor < s->floor) {
+    int ahead = !w->checked && w->cursor > s->rv;  /* from another life of the facade: re-list */
+    w->checked = 1;
+    if (w->cursor < s->floor || ahead) {
         char msg[128];
-        snprintf(msg, sizeof msg, "too old resource version: %llu (%llu)", (unsigned long long)w->cursor,
-                 (unsigned long long)s->floor + 1);
+        snprintf(msg, sizeof msg, "too %s resource version: %llu (%llu)", ahead ? "new" : "old",
+                 (unsigned long long)w->cursor, (unsigned long long)(ahead ? s->rv : s->floor + 1));
         emit(w, "ERROR", status_obj(410, msg, NULL, NULL));
         w->done = 1;
         return;

@@ -246,6 +246,8 @@ static enum MHD_Result nul_cb(void *cls, enum MHD_ValueKind kind, const char *k,
  * decodes the path in place and the decoded string stops at a NUL, so this
  * looks at the target as received. */
 static const char *target_refusal(const char *t) {
+    if (*t != '/' && strcmp(t, "*") && strncasecmp(t, "http://", 7) && strncasecmp(t, "https://", 8))
+        return "the request target is not a path, an absolute URL or '*'";
     int in_path = 1;
     for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
         if (*p <= 0x20 || *p == 0x7f) return "the request target contains a control byte or a space";
@@ -254,6 +256,7 @@ static const char *target_refusal(const char *t) {
             char hex[3] = { (char)p[1], (char)p[2], 0 };
             long v = strtol(hex, NULL, 16);
             if (v < 0x20 || v == 0x7f) return "the path contains an encoded control byte";
+            if (v == '/') return "the path contains an encoded '/' (%2F), which routes cannot tell from a '/'";
         }
     }
     return NULL;
@@ -274,13 +277,42 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
 
 typedef struct hdr_count {
     int host, clen, te, args;
+    const char *bad;            /* the first header that is not name: value */
 } hdr_count;
 
-static enum MHD_Result count_cb(void *cls, enum MHD_ValueKind kind, const char *k, const char *v) {
+/* RFC 9110 tchar: what a method and a field name are made of. */
+static int is_token(const char *s, size_t n) {
+    if (!n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c)))) return 0;
+    }
+    return 1;
+}
+
+/* A field value: visible bytes, spaces and tabs (obs-text, >= 0x80,
+ * included); no NUL, CR, LF or other control byte. */
+static int is_field_value(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return 0;
+    }
+    return 1;
+}
+
+static enum MHD_Result count_cb(void *cls, enum MHD_ValueKind kind, const char *k, size_t kn,
+                                const char *v, size_t vn) {
     hdr_count *c = cls;
-    (void)v;
-    if (kind == MHD_GET_ARGUMENT_KIND) c->args++;
-    else if (!strcasecmp(k, MHD_HTTP_HEADER_HOST)) c->host++;
+    if (kind == MHD_GET_ARGUMENT_KIND) {
+        c->args++;
+        return MHD_YES;
+    }
+    if (!c->bad && (!is_token(k, kn) || (v && !is_field_value(v, vn)))) c->bad = k;
+    if (!strcasecmp(k, MHD_HTTP_HEADER_HOST)) {
+        c->host++;
+        for (size_t i = 0; v && i < vn; i++)    /* host [":" port]: no space, path or userinfo */
+            if (v[i] == ' ' || v[i] == '\t' || v[i] == '/' || v[i] == '@' || v[i] == '\\') c->bad = k;
+    }
     else if (!strcasecmp(k, MHD_HTTP_HEADER_CONTENT_LENGTH)) c->clen++;
     else if (!strcasecmp(k, MHD_HTTP_HEADER_TRANSFER_ENCODING)) c->te++;
     return MHD_YES;
@@ -288,7 +320,8 @@ static enum MHD_Result count_cb(void *cls, enum MHD_ValueKind kind, const char *
 
 /* What the request line and headers get wrong that libmicrohttpd lets
  * through (see http_start on its strict mode): a status and code, or 0. */
-static int framing_refusal(http_req *req, const char *version, const char **code, char *msg, size_t n) {
+static int framing_refusal(http_req *req, const char *method, const char *version, const char **code,
+                           char *msg, size_t n) {
     struct MHD_Connection *conn = req->conn;
     *code = "bad_request";
 #if MHD_VERSION < 0x01000000
@@ -299,16 +332,30 @@ static int framing_refusal(http_req *req, const char *version, const char **code
         snprintf(msg, n, "the request target contains a NUL byte");
         return 400;
     }
+    /* ... and the method precedes the target, one space before it: a NUL
+     * cut the method short (or more spaces than one separate them). */
+    if (req->raw && method && req->raw > method && (size_t)(req->raw - method) < 64 &&
+        (size_t)(req->raw - method) != strlen(method) + 1) {
+        snprintf(msg, n, "the request line is not METHOD SP target SP version (a NUL byte or extra spaces)");
+        return 400;
+    }
 #endif
     if (req->refusal) {
         snprintf(msg, n, "%s", req->refusal);
         return 400;
     }
+    if (!method || !is_token(method, strlen(method))) {
+        snprintf(msg, n, "the method is not a token");
+        return 400;
+    }
     hdr_count c = { 0 };
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_cb, &c);
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_cb, &c);
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_cb, &c);
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, count_cb, &c);
     const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    if (version && !strcmp(version, MHD_HTTP_VERSION_1_1) && c.host != 1) {
+    if (c.bad) {
+        snprintf(msg, n, "the header '%.40s' is not a name: value line (a space in the name, a control "
+                 "byte in the value, or a Host that is not host[:port])", c.bad);
+    } else if (version && !strcmp(version, MHD_HTTP_VERSION_1_1) && c.host != 1) {
         snprintf(msg, n, "an HTTP/1.1 request needs exactly one Host header (got %d)", c.host);
     } else if (c.host > 1) {
         snprintf(msg, n, "more than one Host header");
@@ -389,6 +436,15 @@ static void *watchdog_main(void *arg) {
     return NULL;
 }
 
+/* The path of an absolute-form target ("http://host:port/pod", which a
+ * server must accept, RFC 9112 3.2.2), or the target as it is. */
+static const char *origin_path(const char *url) {
+    size_t skip = !strncasecmp(url, "http://", 7) ? 7 : !strncasecmp(url, "https://", 8) ? 8 : 0;
+    if (!skip) return url;
+    const char *p = strchr(url + skip, '/');
+    return p ? p : "/";
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
@@ -403,10 +459,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!req->started) {
         req->started = 1;
         const char *code;
-        char msg[160];
+        char msg[256];
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         http_conn *hc = ci ? ci->socket_context : NULL;
-        int status = framing_refusal(req, version, &code, msg, sizeof msg);
+        int status = framing_refusal(req, method, version, &code, msg, sizeof msg);
         if (!status && hc && hc->over) {
             status = 503;
             code = "unavailable";
@@ -435,7 +491,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     req->method = method;
-    req->path = url;
+    req->path = origin_path(url);
     http_resp resp = { .status = 500 };
     int nul = 0;
     MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, nul_cb, &nul);
