@@ -156,10 +156,13 @@ static const char METRICS_V1B1[] =
     "{\"name\":\"pods\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"PodMetrics\","
     "\"verbs\":[\"get\",\"list\"]}]}";
 
-#define GROUP_APPS "{\"name\":\"apps\",\"versions\":[{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}]," \
+#define GROUP_APPS_BODY "\"name\":\"apps\",\"versions\":[{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}]," \
     "\"preferredVersion\":{\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}}"
-#define GROUP_METRICS "{\"name\":\"metrics.k8s.io\",\"versions\":[{\"groupVersion\":\"metrics.k8s.io/v1beta1\"," \
+#define GROUP_METRICS_BODY "\"name\":\"metrics.k8s.io\",\"versions\":[{\"groupVersion\":\"metrics.k8s.io/v1beta1\"," \
     "\"version\":\"v1beta1\"}],\"preferredVersion\":{\"groupVersion\":\"metrics.k8s.io/v1beta1\",\"version\":\"v1beta1\"}}"
+
+#define GROUP_APPS "{" GROUP_APPS_BODY
+#define GROUP_METRICS "{" GROUP_METRICS_BODY
 
 static const char APIS[] = "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[" GROUP_APPS "," GROUP_METRICS "]}";
 static const char API[] = "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"],\"serverAddressByClientCIDRs\":"
@@ -210,10 +213,10 @@ static int discovery(const char *path, http_req *req, http_resp *resp) {
     else if (!strcmp(path, "/api")) send_text_json(resp, API);
     else if (!strcmp(path, "/api/v1")) send_text_json(resp, API_V1);
     else if (!strcmp(path, "/apis")) send_text_json(resp, APIS);
-    else if (!strcmp(path, "/apis/apps")) send_text_json(resp, "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\"," GROUP_APPS + 1);
+    else if (!strcmp(path, "/apis/apps")) send_text_json(resp, "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\"," GROUP_APPS_BODY);
     else if (!strcmp(path, "/apis/apps/v1")) send_text_json(resp, APPS_V1);
     else if (!strcmp(path, "/apis/metrics.k8s.io"))
-        send_text_json(resp, "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\"," GROUP_METRICS + 1);
+        send_text_json(resp, "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\"," GROUP_METRICS_BODY);
     else if (!strcmp(path, "/apis/metrics.k8s.io/v1beta1")) send_text_json(resp, METRICS_V1B1);
     else return 0;
     return 1;
