@@ -198,6 +198,11 @@ static struct MHD_Response *stream_response(http_resp *r) {
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *conn, http_resp *r) {
+    /* A stream may wait longer than the connection timeout between two
+     * writes (a watch with nothing to say): libmicrohttpd's own timeout
+     * would close it the moment it writes again. The watchdog bounds the
+     * connection's idle phases once the stream is over. */
+    if (r->stream) MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     struct MHD_Response *mr = r->stream ? stream_response(r)
                             : MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
     if (!mr) {

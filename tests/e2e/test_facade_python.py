@@ -298,4 +298,34 @@ apps.patch_namespaced_deployment_scale("app", "default", {"spec": {"replicas": 2
 st, body, _ = f.server.get("/pod")
 check(st == 200 and body["system"]["desired_pods"] == 2, "the front end still serves (%r)" % (st,))
 f.stop()
+
+# a watch that says nothing for longer than limits.connection_timeout_s stays open and delivers
+g = Facade(extra="limits: {connection_timeout_s: 1}\n")
+st, body, _ = g.request("GET", "/apis/apps/v1/namespaces/default/deployments")
+rv = body["metadata"]["resourceVersion"]
+got = []
+
+
+def idle_watch():
+    conn = http.client.HTTPConnection("127.0.0.1", g.port, timeout=20)
+    conn.request("GET", "/apis/apps/v1/namespaces/default/deployments?watch=1&timeoutSeconds=5&resourceVersion=" + rv)
+    r = conn.getresponse()
+    try:
+        for line in r:
+            got.append(json.loads(line)["type"])
+        got.append("end")
+    except (OSError, http.client.HTTPException) as ex:
+        got.append("cut: %s" % type(ex).__name__)
+    conn.close()
+
+
+t = threading.Thread(target=idle_watch)
+t.start()
+time.sleep(2.5)                         # 2.5 connection timeouts without an event
+g.request("PATCH", "/apis/apps/v1/namespaces/default/deployments/app/scale", body='{"spec": {"replicas": 3}}',
+          headers={"Content-Type": "application/merge-patch+json"})
+t.join(20)
+check(got[:1] == ["MODIFIED"] and got[-1] == "end",
+      "a watch idle past limits.connection_timeout_s still delivers its event and ends cleanly (%r)" % (got,))
+g.stop()
 done()
