@@ -10,10 +10,11 @@ import base64
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 
-from pgtest import BIN, Server, check, done, free_port, is_error
+from pgtest import BIN, Server, check, done, is_error
 from facadetest import OPENSSL, SIM, Facade, make_certs
 
 tmp, CA, CERT, KEY, OTHER = make_certs()
@@ -43,7 +44,8 @@ def kubeconfig(name, server=URL, ca=CA, token=TOKEN, ca_file=False):
 
 # The load test's target: the facade's own front end (GET / answers Hello, World!).
 LOAD = "load: {driver: native, url: 'http://127.0.0.1:%d/', rate: 20, duration_s: 1}\n" % facade.server.port
-KUBE = "backend: kube\nkube: {kubeconfig: %s, timeout_s: 2, retries: 3}\n" + LOAD
+# the defaults (10 s a call, 4 retries): a loaded machine answers late, not wrongly
+KUBE = "backend: kube\nkube: {kubeconfig: %s}\n" + LOAD
 kube = Server(config=KUBE % kubeconfig("good.kubeconfig"))
 sim = Server(config=SIM.replace("speed: 1", "speed: 0") + "load: {rate: 20, duration_s: 1}\n")
 
@@ -82,7 +84,8 @@ def compare(what, method, route, body=None):
     ss, sb, _ = sim.request(method, route, body=body)
     diff = same_shape(shape(kb), shape(sb))
     check(ks == ss and not diff, "%s %s: %d on kube as on sim (%d), same JSON shape (%s)"
-          % (method, route, ks, ss, "; ".join(diff[:4]) or "identical"))
+          % (method, route, ks, ss, "; ".join(diff[:4]) or "identical")
+          + ("" if ks == ss else " kube said %s" % json.dumps(kb)[:300]))
     return ks, kb
 
 
@@ -225,7 +228,9 @@ error_of(KUBE % kubeconfig("token.kubeconfig", token="not-the-token"), "a wrong 
          "the token was refused by " + URL)
 error_of(KUBE % kubeconfig("ca.kubeconfig", ca=OTHER), "a CA that did not sign the certificate", 502,
          "backend_tls", "certificate verify failed for " + URL)
-closed = "https://127.0.0.1:%d" % free_port()
+held = socket.socket()                               # bound, never listening: refused, and no one else's
+held.bind(("127.0.0.1", 0))
+closed = "https://127.0.0.1:%d" % held.getsockname()[1]
 error_of(KUBE % kubeconfig("closed.kubeconfig", server=closed), "a closed port", 503, "backend_unavailable",
          "cannot reach " + closed)
 error_of(KUBE % kubeconfig("nodep.kubeconfig") + "target: {deployment: nope}\n", "a Deployment that is not there",
@@ -254,7 +259,7 @@ s.stop()
 # --- the other credential sources --------------------------------------------------
 home = os.path.join(tmp, "home")
 os.makedirs(home)
-NO_KC = "backend: kube\nkube: {timeout_s: 2, retries: 1}\n"
+NO_KC = "backend: kube\n"
 # KUBECONFIG as a list: a missing file skipped, the context from the first file that sets it
 serves("KUBECONFIG=missing:good", NO_KC, {"KUBECONFIG": "%s:%s" % (path("missing.yaml"), kubeconfig("env.kubeconfig")),
                                           "HOME": home})
@@ -272,13 +277,13 @@ with open(os.path.join(sa, "token"), "w") as f:
 with open(os.path.join(sa, "namespace"), "w") as f:
     f.write("default\n")
 s = serves("in cluster (KUBERNETES_SERVICE_HOST/PORT, the service account files)",
-           "backend: kube\nkube: {timeout_s: 2, retries: 1, serviceaccount_dir: %s}\n" % sa,
+           "backend: kube\nkube: {serviceaccount_dir: %s}\n" % sa,
            {"HOME": home, "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": "127.0.0.1",
             "KUBERNETES_SERVICE_PORT": str(facade.port)})
 check(TOKEN not in s.logtext(), "... the service account token is not in the log")
 # kube.insecure: the wrong CA is not checked
 serves("kube.insecure with a CA that did not sign the certificate",
-       "backend: kube\nkube: {kubeconfig: %s, timeout_s: 2, insecure: true}\n" % kubeconfig("ins.kubeconfig", ca=OTHER),
+       "backend: kube\nkube: {kubeconfig: %s, insecure: true}\n" % kubeconfig("ins.kubeconfig", ca=OTHER),
        {})
 
 # client certificate and key as data (the facade asks for none: they must load and not get in the
