@@ -13,7 +13,7 @@ from facadetest import Facade
 
 facade = Facade()                                   # plain HTTP, no token: the faults are the subject
 kc = facade.kubeconfig()
-kube = Server(config="backend: kube\nkube: {kubeconfig: %s, timeout_s: 1, retries: 3}\n" % kc)
+kube = Server(config="backend: kube\nkube: {kubeconfig: %s, timeout_s: 1.5, retries: 4}\n" % kc)
 PODS = "/api/v1/namespaces/default/pods"
 SCALE = "/apis/apps/v1/namespaces/default/deployments/app/scale"
 METRICS = "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods"
@@ -49,7 +49,7 @@ b = with_fault({"method": "PATCH", "path": SCALE, "status": 409, "times": 1}, "a
                "POST", "/pod/scale/out", 200, body="")
 check(isinstance(b, dict) and b.get("scaled") is True and b.get("to") == 3, "... and the scale happened (%s)" % b)
 with_fault({"method": "GET", "path": SCALE, "drop": True, "times": 2}, "a dropped connection twice", "GET", "/pod", 200)
-with_fault({"method": "GET", "path": PODS, "delay_s": 2, "times": 1}, "a response slower than the timeout, once",
+with_fault({"method": "GET", "path": PODS, "delay_s": 3, "times": 1}, "a response slower than the timeout, once",
            "GET", "/pod", 200)
 with_fault({"method": "GET", "path": PODS, "status": 503, "retry_after": 1, "times": 1}, "a 503 with Retry-After",
            "GET", "/pod", 200)
