@@ -9,10 +9,10 @@ DEB_PACKAGES = build-essential cmake pkg-config git python3 curl \
   liblua5.4-dev lua5.4 lua-cjson-dev libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev \
   libjansson-dev libexpat1-dev libedit-dev libcmocka-dev libhttp-parser-dev clang libclang-rt-14-dev \
   nginx wrk procps time openssl \
-  docker.io busybox-static python3-kubernetes \
+  docker.io busybox-static python3-kubernetes python3-yaml \
   python3-torch python3-matplotlib python3-pandas chromium fonts-dejavu-core
 
-.PHONY: all deps build run test bench asan asan-test fuzz soak clean
+.PHONY: all deps build run test bench asan asan-test fuzz soak clean image
 
 all: build
 
@@ -46,6 +46,11 @@ test: build
 
 bench: build
 	python3 tests/bench/run.py --build $(BUILD)
+
+# The podgym image for examples/kubernetes (docker import of a rootfs, no registry).
+IMAGE ?= podgym:latest
+image: build
+	examples/kubernetes/build-image.sh --build $(BUILD) --image $(IMAGE)
 
 # The demo workload (examples/workload/) as the image podgym-demo:latest on the
 # daemon DOCKER_HOST names; a no-op when the image has the same content.

@@ -16,6 +16,9 @@
  *   k8s.now(), k8s.sleep(s), k8s.backend()
  *   k8s.envs(n)           n | nil, err: n simulated clusters for vector envs (POST /envs)
  *   k8s.on(i, fn, ...)    fn(...) with every k8s call going to vector-env cluster i
+ *   k8s.request(method, path[, body])  status, body | nil, err    (kube backend only; raises elsewhere)
+ *     body: a table (sent as JSON; a PATCH as a merge patch) or a string; the answer's
+ *     body is decoded when it is JSON, else the string
  *   k8s.sim.reset{seed =, pods =}, .inject{crash =, image_pull =, slow =},
  *          .fail_pod(name, status), .workload([{kind =, rps =, ...}]), .advance(s), .time()
  *
@@ -33,6 +36,7 @@
 #include "modules/lb.h"
 #include "runtime/runtime.h"
 #include "cluster/quantity.h"
+#include "cluster/kube/kube.h"
 #include "cluster/sim/sim.h"
 #include "server/stats.h"
 
@@ -371,6 +375,48 @@ static int lb_k8s_backend(lua_State *L) {
     return 1;
 }
 
+/* k8s.request(method, path[, body]) -> status, body | nil, err: one call of
+ * the Kubernetes API podgym does not wrap (kube backend; elsewhere raises). */
+static int lb_k8s_request(lua_State *L) {
+    pg_backend *b = backend(L);
+    const char *method = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+    if (!kube_is_backend(b)) return luaL_error(L, "k8s.request: only on the kube backend (this one is %s)", b->ops->name);
+    luaL_argcheck(L, *method && strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == strlen(method), 1,
+                  "method must be an HTTP method (GET, PATCH, ...)");
+    luaL_argcheck(L, path[0] == '/' && strcspn(path, " \t\r\n") == strlen(path) && strlen(path) < 4096, 2,
+                  "path must start with '/' and hold no spaces");
+    const char *body = NULL;
+    if (lua_type(L, 3) == LUA_TTABLE) {
+        lb_json_out out;
+        lua_pushcfunction(L, lb_json_encode_to);
+        lua_pushvalue(L, 3);
+        lua_pushlightuserdata(L, &out);
+        lua_call(L, 2, 0);
+        body = lua_pushlstring(L, out.p, out.len);
+    } else if (!lua_isnoneornil(L, 3)) {
+        body = luaL_checkstring(L, 3);
+    }
+    long status = 0;
+    char *resp = NULL, ctype[96];
+    size_t len = 0;
+    pg_err e = { 0 };
+    if (counted(PG_OP_REQUEST, kube_request(b, method, path, body, &status, &resp, &len, ctype, sizeof ctype, &e)))
+        return lb_fail(L, &e);
+    lua_pushinteger(L, status);                                 /* [.., status] */
+    lua_pushlstring(L, resp ? resp : "", len);                  /* [.., status, text] */
+    free(resp);
+    if (strstr(ctype, "json")) {
+        luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);   /* [.., status, text, loaded] */
+        int top = lua_gettop(L);
+        if (lua_getfield(L, top, "json") == LUA_TTABLE && lua_getfield(L, -1, "decode") == LUA_TFUNCTION) {
+            lua_pushvalue(L, top - 1);                          /* [.., loaded, json, decode, text] */
+            if (lua_pcall(L, 1, 1, 0) == LUA_OK) lua_replace(L, top - 1);   /* the text becomes the table */
+        }
+        lua_settop(L, top - 1);                                 /* [.., status, body] */
+    }
+    return 2;
+}
+
 /* ---- k8s.sim ------------------------------------------------------- */
 
 static sim *sim_of(lua_State *L) {
@@ -462,7 +508,7 @@ int luaopen_k8s(lua_State *L) {
         { "delete_pod", lb_k8s_delete_pod }, { "wait", lb_k8s_wait },
         { "quantity", lb_k8s_quantity }, { "endpoints", lb_k8s_endpoints },
         { "now", lb_k8s_now },           { "sleep", lb_k8s_sleep },
-        { "backend", lb_k8s_backend },
+        { "backend", lb_k8s_backend },   { "request", lb_k8s_request },
         { "envs", lb_k8s_envs },         { "on", lb_k8s_on },           { NULL, NULL },
     };
     static const luaL_Reg simfns[] = {

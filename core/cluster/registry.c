@@ -4,6 +4,7 @@
 #include "cluster/registry.h"
 #include "cluster/docker/docker.h"
 #include "cluster/sim/sim.h"
+#include "cluster/kube/kube.h"
 
 typedef struct backend_entry {
     const char *name;
@@ -13,7 +14,7 @@ typedef struct backend_entry {
 static const backend_entry BACKENDS[] = {
     {"sim", sim_backend_new},
     {"docker", dock_backend_new},
-    {"kube", NULL},
+    {"kube", kube_backend_new},
 };
 
 pg_backend *pg_backend_open(const pg_config *cfg, pg_err *e) {

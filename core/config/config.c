@@ -60,8 +60,11 @@ static const cfg_key keys[] = {
     /* kube: "" kubeconfig = $KUBECONFIG, ~/.kube/config, then in-cluster */
     STR("kube.kubeconfig", kube.kubeconfig, ""),
     STR("kube.context", kube.context, ""),                  /* "" = current-context */
+    STR("kube.namespace", kube.ns, ""),                     /* "" = the context's, else target's */
     NUM("kube.timeout_s", CFG_DBL, kube.timeout_s, "10", GT(0)),    /* every API call */
+    NUM("kube.retries", CFG_INT, kube.retries, "4", IN(0, 20)),     /* on 409, 429, 5xx, no answer */
     BOOL("kube.insecure", kube.insecure, "false"),          /* skip TLS verification */
+    STR("kube.serviceaccount_dir", kube.serviceaccount_dir, "/var/run/secrets/kubernetes.io/serviceaccount"),
 
     /* docker: socket "" = $DOCKER_HOST, then /var/run/docker.sock */
     STR("docker.socket", docker.socket, ""),

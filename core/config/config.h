@@ -54,9 +54,13 @@ typedef struct pg_sim_conf {
 
 typedef struct pg_kube_conf {
     char kubeconfig[PATH_MAX];  /* "" = $KUBECONFIG, then ~/.kube/config, then in-cluster */
-    char context[PG_NAME_MAX];
-    double timeout_s;
-    int insecure;
+    char context[PG_NAME_MAX];  /* "" = current-context */
+    char ns[PG_NAME_MAX];       /* kube.namespace: "" = the context's (or the service account's),
+                                 * else target.namespace */
+    double timeout_s;           /* every API call */
+    int retries;                /* retries of a call answered 409, 429, 5xx or not at all */
+    int insecure;               /* skip TLS verification (as insecure-skip-tls-verify) */
+    char serviceaccount_dir[PATH_MAX]; /* in-cluster token, ca.crt, namespace */
 } pg_kube_conf;
 
 typedef struct pg_docker_conf {

@@ -34,7 +34,7 @@ static unsigned long lua_errors, lua_timeouts;
 static const char *const op_names[PG_OP_COUNT] = {
     [PG_OP_PODS] = "pods",     [PG_OP_METRICS] = "metrics", [PG_OP_REPLICAS] = "replicas",
     [PG_OP_SCALE] = "scale",   [PG_OP_DELETE_POD] = "delete_pod", [PG_OP_WAIT] = "wait",
-    [PG_OP_USAGE] = "usage",   [PG_OP_SLEEP] = "sleep",
+    [PG_OP_USAGE] = "usage",   [PG_OP_SLEEP] = "sleep",   [PG_OP_REQUEST] = "request",
 };
 static atomic_ulong op_calls[PG_OP_COUNT], op_errors[PG_OP_COUNT];
 

@@ -12,7 +12,7 @@ void pg_stats_lua_error(int timed_out);
  * podgym_backend_calls_total{op=...} series. */
 typedef enum pg_backend_op {
     PG_OP_PODS, PG_OP_METRICS, PG_OP_REPLICAS, PG_OP_SCALE, PG_OP_DELETE_POD,
-    PG_OP_WAIT, PG_OP_USAGE, PG_OP_SLEEP, PG_OP_COUNT
+    PG_OP_WAIT, PG_OP_USAGE, PG_OP_SLEEP, PG_OP_REQUEST, PG_OP_COUNT
 } pg_backend_op;
 
 /* Count one backend operation, failed or not: a relaxed atomic add, no lock. */

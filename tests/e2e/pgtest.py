@@ -71,6 +71,16 @@ def write(path, text):
 TIMEOUT = 180
 
 
+def free_port():
+    """A loopback port free now (for a server that cannot bind port 0 and report it)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def request(port, method, path, body=None, headers=None, timeout=TIMEOUT, context=None, host="127.0.0.1"):
     """(status, parsed JSON or text, response) of one request on its own
     connection; HTTPS when context (an ssl.SSLContext) is given."""

@@ -20,17 +20,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgtest import BIN, SRC, check, done, skip  # noqa: E402
+from pgtest import BIN, SRC, check, done, free_port, skip  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="podgym-load-")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_nginx():

@@ -69,6 +69,9 @@ static void test_defaults(void **state) {
     assert_string_equal(c.kube.kubeconfig, "");
     assert_true(c.kube.timeout_s == 10);
     assert_int_equal(c.kube.insecure, 0);
+    assert_string_equal(c.kube.ns, "");
+    assert_int_equal(c.kube.retries, 4);
+    assert_string_equal(c.kube.serviceaccount_dir, "/var/run/secrets/kubernetes.io/serviceaccount");
     assert_string_equal(c.docker.socket, "");        /* $DOCKER_HOST, then /var/run/docker.sock */
     assert_string_equal(c.docker.image, "podgym-demo:latest");
     assert_true(c.docker.cpu == 0.5);
@@ -159,6 +162,9 @@ static const char *good =
     "  context: kind-podgym\n"
     "  timeout_s: 3.5\n"
     "  insecure: yes\n"
+    "  namespace: ml\n"
+    "  retries: 0\n"
+    "  serviceaccount_dir: /tmp/sa\n"
     "docker:\n"
     "  socket: /run/docker.sock\n"
     "  image: nginx:1.25\n"
@@ -254,6 +260,9 @@ static void test_good_file(void **state) {
     assert_string_equal(c.kube.context, "kind-podgym");
     assert_true(c.kube.timeout_s == 3.5);
     assert_int_equal(c.kube.insecure, 1);
+    assert_string_equal(c.kube.ns, "ml");
+    assert_int_equal(c.kube.retries, 0);
+    assert_string_equal(c.kube.serviceaccount_dir, "/tmp/sa");
     assert_string_equal(c.docker.socket, "/run/docker.sock");
     assert_string_equal(c.docker.image, "nginx:1.25");
     assert_string_equal(c.docker.command, "sh -c 'exec httpd'");
@@ -352,6 +361,7 @@ static void test_wrong_type(void **state) {
 static void test_out_of_range_at_load(void **state) {
     (void)state;
     expect_error("sim:\n  p_crash: 1.5\n", 2, "invalid value for 'sim.p_crash': 1.5 (wants 0..1)");
+    expect_error("kube:\n  retries: 21\n", 2, "invalid value for 'kube.retries': 21 (wants 0..20)");
     expect_error("backend: foo\n", 1, "invalid value for 'backend': 'foo' (sim, docker, kube)");
     expect_error("limits: {connections: 0}\n", 1, "invalid value for 'limits.connections': 0 (wants >= 1)");
 }

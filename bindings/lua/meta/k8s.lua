@@ -147,6 +147,20 @@ function k8s.on(i, fn, ...) end
 ---@return "sim"|"docker"|"kube"
 function k8s.backend() end
 
+---One call of the Kubernetes API that podgym does not wrap, on the kube backend only
+---(elsewhere it raises). The call has the backend's timeout, retries and credentials.
+---`body`: a table is sent as JSON (for PATCH as `application/merge-patch+json`), a string as is.
+---Any answer the server gave is returned with its status (a 404 too); the body is decoded
+---when it is JSON, else the text. No answer at all (unreachable, TLS, token refused, retries
+---exhausted) is nil, err (502/503/504).
+---  local st, pod = k8s.request("GET", "/api/v1/namespaces/default/pods/app-1")
+---@param method string GET, POST, PUT, PATCH, DELETE
+---@param path string from the server's root, with its query: "/apis/apps/v1/namespaces/default/deployments"
+---@param body? table|string
+---@return integer|nil status
+---@return table|string|podgym.err body the decoded answer, or err
+function k8s.request(method, path, body) end
+
 ---@class k8s.sim_reset_opts
 ---@field seed? integer default: sim.seed of the config
 ---@field pods? integer 0..1000, default: sim.replicas
