@@ -66,6 +66,7 @@ struct dock_backend {
 
     pthread_mutex_t mu;         /* everything below */
     pthread_cond_t cv;          /* any change: a pod, readiness, metrics, the daemon */
+    uint64_t gen;               /* moves with every broadcast of cv (atomic): dock_changes */
     pthread_cond_t probe_cv;
     pthread_mutex_t ctl;        /* one reconcile at a time (scale, delete, start-up) */
     dpod **pods;
@@ -83,6 +84,12 @@ struct dock_backend {
 };
 
 static const pg_backend_ops dock_ops;
+
+/* Something the waits, dock_changes or the prober may care about changed. */
+static void changed(dock_backend *d) {
+    __atomic_add_fetch(&d->gen, 1, __ATOMIC_SEQ_CST);
+    pthread_cond_broadcast(&d->cv);
+}
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -176,7 +183,7 @@ static void drop_pod(dock_backend *d, dpod *p) {
         p->gone = 1;
         if (p->stats_fd >= 0) shutdown(p->stats_fd, SHUT_RDWR);
         unref(p);
-        pthread_cond_broadcast(&d->cv);
+        changed(d);
         return;
     }
 }
@@ -201,7 +208,7 @@ static int spawn(dock_backend *d, void *(*fn)(void *), void *arg) {
 static void worker_done(dock_backend *d) {
     pthread_mutex_lock(&d->mu);
     d->workers--;
-    pthread_cond_broadcast(&d->cv);
+    changed(d);
     pthread_mutex_unlock(&d->mu);
 }
 
@@ -247,7 +254,7 @@ static int on_stats(void *ud, json_t *line) {
             p->head = p->ns ? (p->head + 1) % NSAMPLES : 0;
             if (p->ns < NSAMPLES) p->ns++;
             p->s[p->head] = (sample){ now, tot, sys, ncpu, fmax(0, usage - inact) };
-            pthread_cond_broadcast(&d->cv);
+            changed(d);
         }
     }
     pthread_mutex_unlock(&d->mu);
@@ -272,7 +279,7 @@ static void *stats_main(void *arg) {
         want_stats(d, p);       /* once waits for the container's next event or a fresh list) */
     unref(p);
     d->workers--;
-    pthread_cond_broadcast(&d->cv);
+    changed(d);
     pthread_mutex_unlock(&d->mu);
     free(a);
     return NULL;
@@ -325,7 +332,15 @@ static void apply_inspect(dock_backend *d, json_t *c) {
     const char *dep = label(labels, "podgym.deployment"), *mg = label(labels, "podgym.managed");
     if (!dep || strcmp(dep, d->dep) || !mg || strcmp(mg, "true")) return;     /* never another's */
     if (label(labels, "podgym.role")) return;                                 /* the state container */
+    const char *name = json_string_value(json_object_get(c, "Name"));
     dpod *p = find_id(d, id);
+    if (!p && name) {           /* the event of a container being created: its placeholder, if any */
+        dpod *ph = find_name(d, name + (name[0] == '/'));
+        if (ph && !ph->id[0]) {
+            p = ph;
+            snprintf(p->id, sizeof p->id, "%s", id);
+        }
+    }
     if (!p) {
         p = calloc(1, sizeof *p);
         if (!p) return;
@@ -337,7 +352,6 @@ static void apply_inspect(dock_backend *d, json_t *c) {
             return;
         }
     }
-    const char *name = json_string_value(json_object_get(c, "Name"));
     snprintf(p->name, sizeof p->name, "%s", name ? name + (name[0] == '/') : id);
     const char *slot = label(labels, "podgym.slot"), *port = label(labels, "podgym.port");
     p->slot = slot ? atoi(slot) : 0;
@@ -355,7 +369,7 @@ static void apply_inspect(dock_backend *d, json_t *c) {
         p->ready = 1;
     }
     want_stats(d, p);
-    pthread_cond_broadcast(&d->cv);
+    changed(d);
     pthread_cond_signal(&d->probe_cv);
 }
 
@@ -411,7 +425,7 @@ static int resync(dock_backend *d, pg_err *e) {
         if (found && found[i]) apply_inspect(d, found[i]);
     for (size_t i = 0; i < d->npods; i++)      /* a stop that failed while the daemon was gone */
         if (d->pods[i]->deleting && !d->pods[i]->stopper) delete_locked(d, d->pods[i], -1);
-    pthread_cond_broadcast(&d->cv);
+    changed(d);
     pthread_mutex_unlock(&d->mu);
     for (size_t i = 0; i < n; i++) json_decref(found ? found[i] : NULL);
     free(found);
@@ -502,7 +516,7 @@ static void adopt(dock_backend *d, int once) {
     pg_log(PG_LOG_INFO, "docker: deployment %s: %d container%s adopted, %d desired", d->dep, n, n == 1 ? "" : "s",
            d->desired);
     d->adopted = 1;
-    pthread_cond_broadcast(&d->cv);
+    changed(d);
     pthread_mutex_unlock(&d->mu);
 }
 
@@ -522,7 +536,7 @@ static void on_events_open(void *ud) {
         pg_log(PG_LOG_INFO, "docker: %s (API %s), deployment %s: %zu pod%s found", d->cli.socket, d->cli.version,
                d->dep, d->npods, d->npods == 1 ? "" : "s");
     d->synced = 1;
-    pthread_cond_broadcast(&d->cv);
+    changed(d);
     pthread_mutex_unlock(&d->mu);
     if (again) adopt(d, 0);
 }
@@ -541,7 +555,7 @@ static void mark_down(dock_backend *d, const pg_err *e) {
     d->down = 1;
     snprintf(d->down_msg, sizeof d->down_msg, "%s", e->message);
     for (size_t i = 0; i < d->npods; i++) d->pods[i]->ready = 0;
-    pthread_cond_broadcast(&d->cv);
+    changed(d);
     pthread_mutex_unlock(&d->mu);
 }
 
@@ -634,7 +648,7 @@ static void *probe_main(void *arg) {
             int ready = up && (ok || (p->ready && p->probe_fails < PROBE_FAILURES));
             if (ready != p->ready) {
                 p->ready = ready;
-                pthread_cond_broadcast(&d->cv);
+                changed(d);
             }
             if (!p->ready) next = fmin(next, p->probed + PROBE_FAST_S);
             unref(p);
@@ -689,7 +703,7 @@ static void delete_locked(dock_backend *d, dpod *p, double grace) {
         return;
     }
     p->deleting = 1;
-    pthread_cond_broadcast(&d->cv);
+    changed(d);
     if (p->stopper) return;
     stop_arg *a = malloc(sizeof *a);
     if (!a) return;
@@ -889,7 +903,7 @@ static void reconcile(dock_backend *d, pg_err *e) {
             pg_log(PG_LOG_WARN, "docker: create %s: %s", p->name, ce.message);
             if (!p->pull_failed) drop_pod(d, p);
         }
-        pthread_cond_broadcast(&d->cv);
+        changed(d);
         unref(p);
         pthread_mutex_unlock(&d->mu);
     }
@@ -1107,6 +1121,10 @@ static int dock_wait(pg_backend *b, const pg_wait *w, double *waited, pg_err *e)
         int got = w->metrics ? c.online : c.ready;
         int done = w->settled ? got == w->ready && c.ready == w->ready && c.total == w->ready : got >= w->ready;
         if (done) break;
+        if (w->stop && w->stop(w->stop_ud)) {   /* Ctrl-C in the repl */
+            pthread_mutex_unlock(&d->mu);
+            return pg_errf(e, 503, "interrupted", "wait interrupted after %.1f s", t);
+        }
         if (t >= w->timeout_s) {
             const char *what = w->metrics ? "ready and reporting metrics" : "ready";
             int others = c.total - c.ready;
@@ -1132,9 +1150,35 @@ static int dock_wait(pg_backend *b, const pg_wait *w, double *waited, pg_err *e)
             continue;
         }
         double until = w->timeout_s - t;
-        if (w->progress) until = fmin(until, 0.25);
+        if (w->progress || w->stop) until = fmin(until, 0.25);
         if (isfinite(c.retry_at)) until = fmin(until, c.retry_at - pg_mono());
         struct timespec ts = pg_wall_after(fmax(0.001, until));
+        pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return 0;
+}
+
+/* backend.h's changes: the generation moves with every change the events
+ * stream, the prober or the stats collector reports (metrics included:
+ * spurious moves are allowed, the caller compares what it reads). */
+static int dock_changes(pg_backend *b, uint64_t since, double timeout_s, uint64_t *gen, pg_err *e) {
+    dock_backend *d = D(b);
+    if (!(timeout_s >= 0) || !isfinite(timeout_s))
+        return pg_errf(e, 400, "bad_request", "changes: timeout must be a number >= 0");
+    first_use(d);
+    double end = pg_mono() + timeout_s;
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        uint64_t g = __atomic_load_n(&d->gen, __ATOMIC_SEQ_CST);
+        double left = end - pg_mono();
+        if (since == 0 || g != since || left <= 0) {
+            *gen = g;
+            break;
+        }
+        /* a broadcast made without the lock may come between the load and
+         * the wait: a slice bounds what that costs */
+        struct timespec ts = pg_wall_after(fmin(left, 0.05));
         pthread_cond_timedwait(&d->cv, &d->mu, &ts);
     }
     pthread_mutex_unlock(&d->mu);
@@ -1156,7 +1200,7 @@ static void dock_destroy(pg_backend *b) {
     if (d->events_fd >= 0) shutdown(d->events_fd, SHUT_RDWR);
     for (size_t i = 0; i < d->npods; i++)
         if (d->pods[i]->stats_fd >= 0) shutdown(d->pods[i]->stats_fd, SHUT_RDWR);
-    pthread_cond_broadcast(&d->cv);
+    changed(d);
     pthread_cond_broadcast(&d->probe_cv);
     pthread_mutex_unlock(&d->mu);
     pthread_join(d->events_thr, NULL);
@@ -1186,6 +1230,7 @@ static const pg_backend_ops dock_ops = {
     .scale = dock_scale,
     .delete_pod = dock_delete_pod,
     .wait = dock_wait,
+    .changes = dock_changes,
     .now = dock_now,
     .sleep = dock_sleep,
     .destroy = dock_destroy,
@@ -1266,7 +1311,7 @@ pg_backend *dock_backend_new(const pg_config *cfg, pg_err *e) {
     if (pthread_create(&d->probe_thr, NULL, probe_main, d) != 0) {
         pthread_mutex_lock(&d->mu);
         d->stop = 1;
-        pthread_cond_broadcast(&d->cv);
+        changed(d);
         pthread_mutex_unlock(&d->mu);
         if (d->events_fd >= 0) shutdown(d->events_fd, SHUT_RDWR);
         pthread_join(d->events_thr, NULL);

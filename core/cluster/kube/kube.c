@@ -208,7 +208,7 @@ typedef struct wstate {
     char (*online)[96];         /* pods that report metrics */
     size_t nonline;
     char rv[64];
-    int relist, done, failed;
+    int relist, done, failed, interrupted;
     double t0, deadline, last_metrics;
     pg_err err;
 } wstate;
@@ -335,6 +335,10 @@ static int on_event(void *ud, const char *line, size_t len) {
 
 static int on_tick(void *ud) {
     wstate *s = ud;
+    if (s->w->stop && s->w->stop(s->w->stop_ud)) {  /* Ctrl-C in the repl */
+        s->interrupted = 1;
+        return 1;
+    }
     wcounts c = count(s);
     if (s->w->progress)
         s->w->progress(s->w->progress_ud, s->w->metrics ? c.online : c.ready, s->w->ready, pg_mono() - s->t0);
@@ -395,6 +399,10 @@ static int op_wait(pg_backend *b, const pg_wait *w, double *waited, pg_err *e) {
         int sr = k8s_stream(k->c, path, s.deadline, METRICS_TICK_S, on_event, on_tick, &s, &se);
         if (s.done) {
             rc = 0;
+            break;
+        }
+        if (s.interrupted) {
+            rc = pg_errf(e, 503, "interrupted", "wait interrupted after %.1f s", pg_mono() - s.t0);
             break;
         }
         if (s.failed) {
