@@ -22,14 +22,8 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, os.path.join(SRC, "tests", "e2e"))
+from pgtest import free_port  # noqa: E402
 
 
 def wait_port(port, timeout=10):

@@ -47,6 +47,9 @@ import tempfile
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pgtest import free_port  # noqa: E402,F401  (the harness's users call dockerd.free_port)
+
 SRC = os.environ.get("PODGYM_SRC") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("PODGYM_BUILD") or os.path.join(SRC, "build")
 DEMO_IMAGE = "podgym-demo:latest"
@@ -246,15 +249,6 @@ def _networks_in_use():
                     if net.prefixlen > 0:
                         nets.append(net)
     return nets
-
-
-def free_port():
-    """A TCP port free on 127.0.0.1 now."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def http_request(method, port, path="/", body=None, timeout=10, host="127.0.0.1"):

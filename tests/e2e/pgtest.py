@@ -3,6 +3,7 @@ loopback port, talk HTTP to it, and clean up. Standard library only."""
 import atexit
 import http.client
 import json
+import math
 import os
 import pty
 import re
@@ -69,6 +70,40 @@ def write(path, text):
 # Longer than any route's own bound (a scale waits up to 90 s, then a load test may run): on a
 # loaded machine the test gets the server's answer, a 504 if it comes to that, never a client timeout.
 TIMEOUT = 180
+
+
+def thesis_reward(stat):
+    """The thesis agent's reward formula on a GET /app/stat answer (SPEC 7)."""
+    rs = stat["requests_stat"]
+    pods = stat["containers"]["system"]["online_pods"]
+    return -(0.33 * math.log2(1 + rs["avg_latency"] / 1000)
+             + 0.33 * math.log2(1 + rs["drop_packet_percentage"])
+             + 0.33 * math.log2(pods))
+
+
+def raw_exchange(port, data, timeout=10):
+    """Send data on a fresh connection, half-close, and read everything the
+    server writes back (b"<timeout>" appended if it neither answers nor closes)."""
+    import socket
+    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        c.sendall(data)
+        c.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass                    # the server may refuse (and close) before the end of a long body
+    out = b""
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            out += d
+    except socket.timeout:
+        out += b"<timeout>"
+    except OSError:
+        pass
+    c.close()
+    return out
 
 
 def free_port():

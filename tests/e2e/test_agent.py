@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pgtest import SRC, Server, check, done, is_error, write  # noqa: E402
+from pgtest import SRC, Server, check, done, is_error, write, thesis_reward  # noqa: E402
 
 SIM = "sim: {seed: %d, speed: 0, replicas: 2}\n"
 DEFAULT_HEADER = ("episode,step,time,cpu_percent,mem_percent,pods,action,next_cpu_percent,next_mem_percent,"
@@ -33,13 +33,6 @@ def server(config, lo=1, hi=5):
     return s
 
 
-def agent_reward(stat):
-    """The thesis agent's formula on the KPIs the server returned."""
-    rs = stat["requests_stat"]
-    pods = stat["containers"]["system"]["online_pods"]
-    return -(0.33 * math.log2(1 + rs["avg_latency"] / 1000)
-             + 0.33 * math.log2(1 + rs["drop_packet_percentage"])
-             + 0.33 * math.log2(pods))
 
 
 def num(x):
@@ -72,10 +65,10 @@ def thesis_agent(seed, steps):
                 pods_ok += 1
             else:
                 wrong.append(("pods", i, action, sc["from"], sc["to"], online))
-            if online is not None and abs(stat["reward"] - agent_reward(stat)) <= 1e-9:
+            if online is not None and abs(stat["reward"] - thesis_reward(stat)) <= 1e-9:
                 reward_ok += 1
             else:
-                wrong.append(("reward", i, stat["reward"], online and agent_reward(stat)))
+                wrong.append(("reward", i, stat["reward"], online and thesis_reward(stat)))
         return pods_ok, reward_ok, wrong
     finally:
         s.cleanup()
@@ -115,8 +108,8 @@ def episode(seed, steps, shape_checks):
             if shape_checks is not None:
                 if not all(num(rs[k]) for k in ("avg_latency", "drop_packet_percentage", "drop_packet_count", "total_packet_count")):
                     shape_checks.append(("stat", i, rs))
-                if abs(stat["reward"] - agent_reward(stat)) > 1e-9:
-                    shape_checks.append(("reward", i, stat["reward"], agent_reward(stat)))
+                if abs(stat["reward"] - thesis_reward(stat)) > 1e-9:
+                    shape_checks.append(("reward", i, stat["reward"], thesis_reward(stat)))
             if i % 50 == 49:
                 n = rng.randint(1, 5)
                 st, sp, _ = s.post("/pod/set-pod-count/%d" % n, body='""', headers=THESIS)

@@ -8,7 +8,6 @@ the KPIs come from real requests, and the daemon lists as many containers
 as the scale's target. Then /env/reset and /env/step, the gym routes, on
 the same containers."""
 # ctest-labels: docker
-import math
 import os
 import random
 import sys
@@ -16,18 +15,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dockerd  # noqa: E402
 import dockertest as dt  # noqa: E402
-from pgtest import check, done  # noqa: E402
+from pgtest import check, done, thesis_reward  # noqa: E402
 
 STEPS = 20
 SCALING = "return { min = 1, max = 3, step = 1, timeout_s = 90 }\n"   # the test's bounds
 
 
-def agent_reward(stat):
-    rs = stat["requests_stat"]
-    pods = stat["containers"]["system"]["online_pods"]
-    return -(0.33 * math.log2(1 + rs["avg_latency"] / 1000)
-             + 0.33 * math.log2(1 + rs["drop_packet_percentage"])
-             + 0.33 * math.log2(pods))
 
 
 with dockerd.skip_unless_docker(mode="host") as d:
@@ -55,7 +48,7 @@ with dockerd.skip_unless_docker(mode="host") as d:
         pods_ok += online == sc["to"]
         if online != sc["to"]:
             wrong.append(("pods", i, action, sc["from"], sc["to"], online))
-        if online is not None and abs(stat["reward"] - agent_reward(stat)) <= 1e-9:
+        if online is not None and abs(stat["reward"] - thesis_reward(stat)) <= 1e-9:
             reward_ok += 1
         rs = stat["requests_stat"]
         real_ok += rs["total_packet_count"] > 0 and rs["avg_latency"] > 0

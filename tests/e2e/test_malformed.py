@@ -12,11 +12,10 @@ import ctypes
 import json
 import os
 import re
-import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pgtest import Server, check, done  # noqa: E402
+from pgtest import Server, check, done, raw_exchange  # noqa: E402
 
 def R(line, headers=b"Host: t\r\n", body=b""):
     return line + b"\r\n" + headers + b"\r\n" + body
@@ -293,26 +292,7 @@ srv = Server()
 
 
 def raw(data, timeout=10):
-    """Send data, half-close, read everything the server writes back."""
-    c = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
-    try:
-        c.sendall(data)
-        c.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass                    # the server may refuse (and close) before the end of a 10 MB body
-    out = b""
-    try:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            out += d
-    except socket.timeout:
-        out += b"<timeout>"
-    except OSError:
-        pass
-    c.close()
-    return out
+    return raw_exchange(srv.port, data, timeout)
 
 
 def responses(out):
