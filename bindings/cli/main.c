@@ -30,7 +30,7 @@
 #include "shared/shared.h"
 
 static const char usage[] =
-    "usage: podgym serve [-c podgym.yaml] [--listen HOST:PORT] [--backend sim|docker|kube] [--quiet]\n"
+    "usage: podgym serve [-c podgym.yaml] [--listen HOST:PORT] [--backend sim|docker|kube] [--kubeconfig FILE] [--quiet]\n"
     "       podgym repl  [-c podgym.yaml] [--backend ...]\n"
     "       podgym repl  --attach [SOCKET] [-c podgym.yaml]\n"
     "       podgym run   FILE.lua [ARGS...] [-c podgym.yaml] [--backend ...]\n"
@@ -49,6 +49,7 @@ typedef struct opts {
     const char *config;
     const char *listen;
     const char *backend;
+    const char *kubeconfig;         /* --kubeconfig: kube.kubeconfig */
     int quiet;
     const char *file;           /* run */
     int attach;                 /* repl --attach [SOCKET] */
@@ -88,13 +89,14 @@ static int parse_args(int argc, char **argv, opts *o) {
             continue;
         }
         if (!no_more_opts && (!strcmp(a, "-c") || !strcmp(a, "--config") || !strcmp(a, "--listen") ||
-                              !strcmp(a, "--backend"))) {
+                              !strcmp(a, "--backend") || !strcmp(a, "--kubeconfig"))) {
             if (i + 1 >= argc) return bad_usage("option '%s' needs a value", a);
             const char *v = argv[++i];
             if (!strcmp(a, "--listen")) {
                 if (strcmp(o->cmd, "serve")) return bad_usage("--listen is only for serve%s", "");
                 o->listen = v;
             } else if (!strcmp(a, "--backend")) o->backend = v;
+            else if (!strcmp(a, "--kubeconfig")) o->kubeconfig = v;
             else o->config = v;
             continue;
         }
@@ -142,6 +144,13 @@ static int engine_config(pg_engine *eng, const opts *o) {
         return 2;
     }
     if (o->backend) snprintf(eng->cfg.backend, sizeof eng->cfg.backend, "%s", o->backend);
+    if (o->kubeconfig) {                /* as kube.kubeconfig: that file only, as kubectl's flag */
+        if (strlen(o->kubeconfig) >= sizeof eng->cfg.kube.kubeconfig) {
+            fprintf(stderr, "podgym: --kubeconfig: file name too long\n");
+            return 2;
+        }
+        snprintf(eng->cfg.kube.kubeconfig, sizeof eng->cfg.kube.kubeconfig, "%s", o->kubeconfig);
+    }
     if (pg_config_env(&eng->cfg, &e) < 0 || pg_config_validate(&eng->cfg, &e) < 0) {
         fprintf(stderr, "%s\n", e.message);
         return 2;

@@ -152,4 +152,12 @@ if not w:
     _, status = os.waitpid(pid, 0)
 check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "Ctrl-D leaves the repl with status 0")
 check(os.path.exists(os.path.join(d, ".podgym_history")), "history is saved")
+# --kubeconfig is kube.kubeconfig: that file only (a missing one is an error naming it)
+p = subprocess.run([BIN, "check", "--backend", "kube", "--kubeconfig", "/nonexistent/podgym-kc"],
+                   capture_output=True, text=True, timeout=30)
+check(p.returncode != 0 and "kubeconfig /nonexistent/podgym-kc: cannot open" in p.stderr,
+      "--kubeconfig names the file kube reads (%s)" % p.stderr.strip())
+p = subprocess.run([BIN, "check", "--kubeconfig"], capture_output=True, text=True, timeout=30)
+check(p.returncode == 2 and "needs a value" in p.stderr, "--kubeconfig without a file: exit 2")
+
 done()
