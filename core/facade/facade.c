@@ -522,6 +522,11 @@ static int fault_apply(kf_facade *f, const kf_fault *x, http_resp *resp) {
         resp->drop = 1;
         return 1;
     }
+    if (x->garbage) {           /* what a broken proxy in front of an apiserver sends */
+        static const char junk[] = "{\"kind\": \"PodList\", \"items\": [{\"metadata\": <html>502 Bad Gateway";
+        http_resp_set(resp, 200, "application/json", junk, sizeof junk - 1);
+        return 1;
+    }
     if (!x->status) return 0;
     char msg[200];
     if (x->status == 409)

@@ -25,14 +25,15 @@ static int fault_parse(const json_t *j, kf_fault *x, pg_err *e) {
         else if (!strcmp(k, "retry_after") && json_is_number(v)) x->retry_after = json_number_value(v);
         else if (!strcmp(k, "delay_s") && json_is_number(v)) x->delay_s = json_number_value(v);
         else if (!strcmp(k, "drop") && json_is_boolean(v)) x->drop = json_is_true(v);
+        else if (!strcmp(k, "garbage") && json_is_boolean(v)) x->garbage = json_is_true(v);
         else if (!strcmp(k, "times") && json_is_integer(v)) x->times = (int)json_integer_value(v);
         else return pg_errf(e, 400, "bad_request", "fault: unknown key or wrong type '%.60s' (method, path, status, "
-                            "retry_after, delay_s, drop, times)", k);
+                            "retry_after, delay_s, drop, garbage, times)", k);
     }
     if (x->status && (x->status < 400 || x->status > 599))
         return pg_errf(e, 400, "bad_request", "fault: status %d, want 400..599", x->status);
-    if (!x->status && !x->drop && !(x->delay_s > 0))
-        return pg_errf(e, 400, "bad_request", "fault: give a status, drop or delay_s");
+    if (!x->status && !x->drop && !x->garbage && !(x->delay_s > 0))
+        return pg_errf(e, 400, "bad_request", "fault: give a status, drop, garbage or delay_s");
     if (x->delay_s < 0 || x->delay_s > 600 || x->retry_after < 0 || x->retry_after > 3600 || x->times < -1 || !x->times)
         return pg_errf(e, 400, "bad_request", "fault: delay_s in 0..600, retry_after in 0..3600, times -1 or >= 1");
     return 0;
@@ -76,9 +77,10 @@ json_t *kf_faults_json(kf_faults *fs) {
     pthread_mutex_lock(&fs->mu);
     for (int i = 0; i < fs->n; i++) {
         kf_fault *x = &fs->v[i];
-        json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:f,s:f,s:b,s:i,s:i}", "method", x->method, "path", x->path,
+        json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:f,s:f,s:b,s:b,s:i,s:i}", "method", x->method, "path", x->path,
                                            "status", x->status, "retry_after", x->retry_after, "delay_s", x->delay_s,
-                                           "drop", x->drop, "times", x->times, "hits", x->hits));
+                                           "drop", x->drop, "garbage", x->garbage, "times", x->times,
+                                           "hits", x->hits));
     }
     pthread_mutex_unlock(&fs->mu);
     return json_pack("{s:o}", "faults", a);

@@ -24,6 +24,7 @@ typedef struct kf_fault {
     double retry_after;         /* seconds: a Retry-After header with the status */
     double delay_s;             /* before the answer (or the drop) */
     int drop;                   /* close the connection without answering */
+    int garbage;                /* answer 200 application/json with a body that is not JSON */
     int times;                  /* matching requests left; -1 = all */
     int hits;
 } kf_fault;

@@ -73,6 +73,19 @@ with_fault({"method": "GET", "path": SCALE, "delay_s": 3, "times": -1}, "every a
 with_fault({"method": "GET", "path": PODS, "status": 403, "times": -1}, "a 403 (RBAC)", "GET", "/pod", 502,
            "backend_auth", "the token was refused by " + SERVER)
 
+with_fault({"method": "GET", "path": PODS, "garbage": True, "times": -1}, "a 200 whose body is not JSON",
+           "GET", "/pod", 502, "backend_error", SERVER)
+with_fault({"method": "PATCH", "path": SCALE, "garbage": True, "times": -1}, "a scale patch answered with garbage",
+           "POST", "/pod/scale/out", 502, "backend_error", SERVER, body="")
+# a 409 storm (every patch refused for a while) longer than the retries: a clear 502, the bounds kept
+st, b, _ = kube.get("/pod")
+before = b["system"]["desired_pods"] if st == 200 else None
+with_fault({"method": "PATCH", "path": SCALE, "status": 409, "times": 12}, "a storm of 12 409s", "POST",
+           "/pod/scale/out", 502, "backend_error", "409", body="")
+st, b, _ = kube.get("/pod")
+check(st == 200 and b["system"]["desired_pods"] == before, "the storm changed nothing (%s, %s)"
+      % (before, b["system"]["desired_pods"] if st == 200 else st))
+
 # --- and once the faults are gone ------------------------------------------------
 st, b, _ = kube.get("/pod")
 check(st == 200 and b["system"]["total_pods"] >= 2, "with the faults cleared GET /pod answers again (%s)"

@@ -39,7 +39,8 @@ static void test_label_selectors(void **st) {
     assert_false(labels_match("!tier", l));
     assert_false(labels_match("app=web,env in (prod)", l));
     static const char *bad[] = { "app in (", "=web", "app=web,", "a b c", "app in web", "app=we b",
-                                 "app=" "0123456789012345678901234567890123456789012345678901234567890123" };
+                                 /* a value of 64 characters: one over the limit */
+                                 "app=0123456789012345678901234567890123456789012345678901234567890123" };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         ksel s;
         pg_err e;
