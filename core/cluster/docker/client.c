@@ -145,9 +145,13 @@ int dock_call(dock_client *c, const char *method, const char *path, json_t *body
     if (out) *out = NULL;
     if (body && !(txt = json_dumps(body, JSON_COMPACT)))
         return pg_errf(e, 500, "no_memory", "docker %s %s: cannot encode the body", method, path);
-    int rc = dock_call_raw(c, method, path, NULL, txt, txt ? strlen(txt) : 0, status, &resp, &rlen, e);
+    long st = 0;
+    int rc = dock_call_raw(c, method, path, NULL, txt, txt ? strlen(txt) : 0, &st, &resp, &rlen, e);
+    if (status) *status = st;
     free(txt);
-    if (rc == 0 && out && rlen) *out = json_loadb(resp, rlen, 0, NULL);
+    if (rc == 0 && out && rlen && !(*out = json_loadb(resp, rlen, 0, NULL)))
+        rc = pg_errf(e, 502, "backend_error", "docker %s %s: the daemon at %s answered %ld with a body that is not "
+                     "JSON", method, path, c->socket, st);
     free(resp);
     return rc;
 }

@@ -794,7 +794,11 @@ static int create_pod(dock_backend *d, dpod *p, const dock_template *t, pg_err *
         return -1;
     }
     const char *id = json_string_value(json_object_get(out, "Id"));
-    snprintf(p->id, sizeof p->id, "%s", id ? id : "");
+    if (!id || !*id || strlen(id) >= sizeof p->id) {    /* no container to track: not a pod */
+        json_decref(out);
+        return pg_errf(e, 502, "backend_error", "docker POST %s: the answer has no container Id", path);
+    }
+    snprintf(p->id, sizeof p->id, "%s", id);
     json_decref(out);
     p->pull_failed = 0;
     snprintf(path, sizeof path, "/containers/%s/start", p->id);
@@ -1062,8 +1066,10 @@ static int dock_scale(pg_backend *b, int replicas, pg_err *e) {
     int rc = down ? unavailable(d, e) : store_desired(d, replicas, e);
     if (rc == 0) {
         pg_err ce = { 0 };
-        reconcile(d, &ce);
-        if (ce.status == 503) rc = pg_errf(e, 503, ce.code, "%s", ce.message);
+        reconcile(d, &ce);                      /* the count is stored: a failed create is tried again */
+        if (ce.status >= 500)
+            rc = pg_errf(e, ce.status, ce.code, "desired %d stored, but a replica could not be made: %s", replicas,
+                         ce.message);
     }
     pthread_mutex_unlock(&d->ctl);
     return rc;
@@ -1087,14 +1093,16 @@ static int dock_delete_pod(pg_backend *b, const char *name, double grace_s, pg_e
 
 typedef struct counts {
     int total, ready, online;
+    int live;                   /* pods that are not going away (a create failed: fewer than desired) */
     double retry_at;            /* mono s of the next failed pull to try again; INFINITY when none */
 } counts;
 
 static counts count(dock_backend *d) {
-    counts c = { (int)d->npods, 0, 0, INFINITY };
+    counts c = { (int)d->npods, 0, 0, 0, INFINITY };
     pg_metric m;
     for (size_t i = 0; i < d->npods; i++) {
         const dpod *p = d->pods[i];
+        c.live += live(p);
         if (p->pull_failed && !p->id[0]) c.retry_at = fmin(c.retry_at, p->retry_at);
         if (!p->ready || p->deleting) continue;
         c.ready++;
@@ -1103,9 +1111,12 @@ static counts count(dock_backend *d) {
     return c;
 }
 
+/* A wait short of pods because a create failed tries again this often. */
+#define CREATE_RETRY_S 1.0
+
 static int dock_wait(pg_backend *b, const pg_wait *w, double *waited, pg_err *e) {
     dock_backend *d = D(b);
-    double t0 = pg_mono(), last_progress = 0;
+    double t0 = pg_mono(), last_progress = 0, last_fill = t0;
     double dummy;
     if (!waited) waited = &dummy;
     first_use(d);
@@ -1141,6 +1152,11 @@ static int dock_wait(pg_backend *b, const pg_wait *w, double *waited, pg_err *e)
             pthread_mutex_lock(&d->mu);
             continue;
         }
+        if (c.live < d->desired && pg_mono() - last_fill >= CREATE_RETRY_S) {
+            last_fill = pg_mono();              /* a create failed (the daemon answered garbage, or not
+                                                 * at all): try again, as a ReplicaSet does */
+            c.retry_at = 0;
+        }
         if (c.retry_at <= pg_mono()) {          /* a failed image pull is due for another try */
             pthread_mutex_unlock(&d->mu);
             pthread_mutex_lock(&d->ctl);
@@ -1151,6 +1167,7 @@ static int dock_wait(pg_backend *b, const pg_wait *w, double *waited, pg_err *e)
         }
         double until = w->timeout_s - t;
         if (w->progress || w->stop) until = fmin(until, 0.25);
+        if (c.live < d->desired) until = fmin(until, CREATE_RETRY_S);
         if (isfinite(c.retry_at)) until = fmin(until, c.retry_at - pg_mono());
         struct timespec ts = pg_wall_after(fmax(0.001, until));
         pthread_cond_timedwait(&d->cv, &d->mu, &ts);
