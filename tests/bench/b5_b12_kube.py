@@ -5,7 +5,9 @@ poll). The facade is a second podgym serving its simulated cluster (real
 time, short start-ups) over plain HTTP on loopback."""
 import http.client
 import json
+import atexit
 import os
+import shutil
 import re
 import statistics
 import subprocess
@@ -144,6 +146,7 @@ def b12(ctx, facade, kube_cfg, fport):
     w.start()
     time.sleep(0.3)
     d = tempfile.mkdtemp(prefix="podgym-bench-b12-")
+    atexit.register(shutil.rmtree, d, True)
     script = os.path.join(d, "b12.lua")
     with open(script, "w") as f:
         f.write(B12_LUA)
