@@ -15,7 +15,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pgtest import SRC, Server, check, done, write  # noqa: E402
+from pgtest import SRC, Server, check, done, raw_exchange, write  # noqa: E402
 
 srv = Server()
 tried = 0
@@ -25,20 +25,7 @@ def raw(data, timeout=5):
     """Send data, half-close, read everything the server writes back."""
     global tried
     tried += 1
-    c = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
-    c.sendall(data)
-    c.shutdown(socket.SHUT_WR)
-    out = b""
-    try:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            out += d
-    except socket.timeout:
-        out += b"<timeout>"
-    c.close()
-    return out
+    return raw_exchange(srv.port, data, timeout)
 
 
 def parse(out):

@@ -1152,12 +1152,11 @@ static int dock_wait(pg_backend *b, const pg_wait *w, double *waited, pg_err *e)
             pthread_mutex_lock(&d->mu);
             continue;
         }
-        if (c.live < d->desired && pg_mono() - last_fill >= CREATE_RETRY_S) {
-            last_fill = pg_mono();              /* a create failed (the daemon answered garbage, or not
-                                                 * at all): try again, as a ReplicaSet does */
-            c.retry_at = 0;
-        }
-        if (c.retry_at <= pg_mono()) {          /* a failed image pull is due for another try */
+        /* a create failed (the daemon answered garbage, or not at all): try
+         * again, as a ReplicaSet does; and a failed image pull when it is due */
+        int refill = c.live < d->desired && pg_mono() - last_fill >= CREATE_RETRY_S;
+        if (refill) last_fill = pg_mono();
+        if (refill || c.retry_at <= pg_mono()) {
             pthread_mutex_unlock(&d->mu);
             pthread_mutex_lock(&d->ctl);
             reconcile(d, NULL);
